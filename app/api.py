@@ -1,0 +1,36 @@
+"""The one router registry. Routes are authenticated unless they are put on the public router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from app.auth.dependencies import get_principal
+from app.regions import router as regions
+
+PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "请求参数有误 (validation_failed)", **PROBLEM},
+    500: {"description": "服务器内部错误 (internal_error)", **PROBLEM},
+}
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "未登录或令牌无效 (token_invalid)", **PROBLEM},
+    403: {"description": "无权访问 (forbidden, step_up_required)", **PROBLEM},
+    404: {"description": "对象不存在或不属于您 (not_found)", **PROBLEM},
+    409: {"description": "与当前状态冲突", **PROBLEM},
+    429: {"description": "请求过于频繁 (rate_limited)", **PROBLEM},
+}
+
+public_router = APIRouter(responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429: AUTH_ERRORS[429]})
+protected_router = APIRouter(
+    dependencies=[Depends(get_principal)], responses={**COMMON_ERRORS, **AUTH_ERRORS}
+)
+
+public_router.include_router(regions.public_router)
+protected_router.include_router(regions.router)
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(public_router)
+api_router.include_router(protected_router)

@@ -1,0 +1,96 @@
+"""Settings, read from the environment (and a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'puhuitong.db'}"
+    redis_url: str = "memory://"
+    secret_key: str = DEFAULT_SECRET
+    # Key for personal data at rest; derived from secret_key when empty.
+    pii_key: str = ""
+    sms_backend: Literal["console", "file", "aliyun", "tencent"] = "console"
+    sms_outbox_path: str = str(ROOT / "var" / "sms-outbox.jsonl")
+    sms_signature: str = "普惠通"
+    sms_provider_endpoint: str = ""
+    sms_provider_access_key_id: str = ""
+    sms_provider_access_key_secret: str = ""
+    sms_provider_template: str = ""
+    sms_provider_sdk_app_id: str = ""
+    media_root: str = str(ROOT / "var" / "media")
+    media_url_prefix: str = "/media"
+    worker_in_process: bool | None = None
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: float = 5.0
+    cors_origins: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    log_level: str = "INFO"
+
+    access_token_ttl_seconds: int = 900
+    refresh_idle_ttl_seconds: int = 30 * 86400
+    refresh_absolute_ttl_seconds: int = 90 * 86400
+    refresh_grace_seconds: int = 10
+    step_up_ttl_seconds: int = 300
+
+    otp_ttl_seconds: int = 300
+    otp_max_attempts: int = 5
+    sms_phone_interval_seconds: int = 60
+    sms_phone_per_hour: int = 5
+    sms_phone_per_day: int = 10
+    sms_ip_per_hour: int = 100
+    sms_global_per_hour: int = 10000
+
+    login_failures_per_window: int = 10
+    login_failure_window_seconds: int = 900
+    link_attempts_per_day: int = 5
+    staff_sms_second_factor: bool = False
+
+    drawdowns_per_day: int = 20
+    demands_per_day: int = 20
+
+    # argon2id parameters (ASVS / OWASP); tests lower them through the environment.
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    argon2_parallelism: int = 4
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_prod(self) -> Settings:
+        if self.app_env == "prod":
+            problems = []
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+            if self.database_url.startswith("sqlite"):
+                problems.append("DATABASE_URL must point at PostgreSQL")
+            if self.redis_url.startswith("memory"):
+                problems.append("REDIS_URL must point at a Redis server")
+            if problems:
+                raise ValueError("APP_ENV=prod refuses to start: " + "; ".join(problems))
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite") or self.redis_url.startswith("memory")
+
+    @property
+    def run_worker_in_process(self) -> bool:
+        if self.worker_in_process is None:
+            return self.embedded
+        return self.worker_in_process
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

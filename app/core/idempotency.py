@@ -1,0 +1,201 @@
+"""`Idempotency-Key` handling (API.md "Idempotency"; Stripe's design).
+
+The record lives in the same database transaction as the effect, so a retry can never pay twice: a Redis
+lock only marks the first request as in flight, and a unique constraint on (caller, key) is the last line.
+Only answers of requests that reached the business step are stored (2xx and 409/422 business refusals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import JSON, Index, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from app.auth.dependencies import CurrentPrincipal, Principal
+from app.core.db import created_field, id_field, utcnow
+from app.core.deps import get_redis
+from app.core.errors import (
+    AppError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    ValidationFailed,
+    field_error,
+)
+from app.core.problems import PROBLEM_JSON, problem_body
+
+TTL = timedelta(hours=24)
+LOCK_MS = 60_000
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (Index("uq_idempotency_records_caller_key", "caller", "key", unique=True),)
+
+    id: uuid.UUID = id_field()
+    caller: str = Field(max_length=80)
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    status_code: int
+    media_type: str = Field(max_length=64)
+    body: Any = Field(sa_type=JSON)
+    created_at: datetime = created_field()
+
+
+def _valid_key(key: str) -> bool:
+    return 1 <= len(key) <= 255 and all(32 < ord(c) < 127 for c in key)
+
+
+class Idempotency:
+    def __init__(self, request: Request, principal: Principal, key: str | None) -> None:
+        self.request = request
+        self.principal = principal
+        self.key = key
+        self.lock_key: str | None = None
+
+    def fingerprint(self, body: Any) -> str:
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json", exclude_unset=True)
+        canon = json.dumps(
+            {"method": self.request.method, "path": self.request.url.path, "body": jsonable_encoder(body)},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    async def _find(self, session: AsyncSession) -> IdempotencyRecord | None:
+        rec = (
+            await session.execute(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == self.principal.caller_key, IdempotencyRecord.key == self.key
+                )
+            )
+        ).scalar_one_or_none()
+        if rec is not None and rec.created_at < utcnow() - TTL:
+            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == rec.id))
+            return None
+        return rec
+
+    def _replay(self, rec: IdempotencyRecord, fp: str) -> Response:
+        if rec.fingerprint != fp:
+            raise IdempotencyKeyReused()
+        return JSONResponse(
+            rec.body,
+            status_code=rec.status_code,
+            media_type=rec.media_type,
+            headers={"Idempotent-Replayed": "true", "Cache-Control": "no-store"},
+        )
+
+    async def run(
+        self,
+        session: AsyncSession,
+        body: Any,
+        work: Callable[[], Awaitable[tuple[int, Any]]],
+    ) -> Response:
+        """Do `work` once per (caller, key); `work` returns (status, payload)."""
+        if self.key is None:
+            status, payload = await work()
+            return JSONResponse(jsonable_encoder(payload), status_code=status)
+        fp = self.fingerprint(body)
+        redis = get_redis(self.request)
+        lock_key = f"idem:{self.principal.caller_key}:{hashlib.sha256(self.key.encode()).hexdigest()}"
+        got = await redis.set(lock_key, "1", nx=True, px=LOCK_MS)
+        if got:
+            self.lock_key = lock_key
+        existing = await self._find(session)
+        if existing is not None:
+            return self._replay(existing, fp)
+        if not got:
+            raise IdempotencyKeyInFlight()
+        media_type = "application/json"
+        try:
+            async with session.begin_nested():
+                status, payload = await work()
+                body_json = jsonable_encoder(payload)
+        except AppError as err:
+            if err.status not in (409, 422) or isinstance(err, ValidationFailed):
+                raise
+            status, body_json, media_type = err.status, problem_body(self.request, err), PROBLEM_JSON
+        session.add(
+            IdempotencyRecord(
+                caller=self.principal.caller_key,
+                key=self.key,
+                fingerprint=fp,
+                status_code=status,
+                media_type=media_type,
+                body=body_json,
+            )
+        )
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:
+            raise IdempotencyKeyInFlight() from exc
+        headers = {"Cache-Control": "no-store"}
+        if media_type == PROBLEM_JSON and status in (409, 422):
+            pass
+        return JSONResponse(body_json, status_code=status, media_type=media_type, headers=headers)
+
+    async def release(self) -> None:
+        if self.lock_key:
+            await get_redis(self.request).delete(self.lock_key)
+
+
+def _key_from_header(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _valid_key(value):
+        raise ValidationFailed(
+            errors=[
+                field_error(
+                    "Idempotency-Key",
+                    "idempotency_key_invalid",
+                    "Idempotency-Key 须为 1–255 个可打印 ASCII 字符",
+                )
+            ]
+        )
+    return value
+
+
+async def optional_idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    idem = Idempotency(request, principal, _key_from_header(idempotency_key))
+    try:
+        yield idem
+    finally:
+        await idem.release()
+
+
+async def required_idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    if idempotency_key is None:
+        raise IdempotencyKeyRequired()
+    idem = Idempotency(request, principal, _key_from_header(idempotency_key))
+    try:
+        yield idem
+    finally:
+        await idem.release()
+
+
+# The lock is released after the response is sent (scope="request"), i.e. after the transaction committed.
+IdempotencyOptional = Annotated[Idempotency, Depends(optional_idempotency, scope="request")]
+IdempotencyRequired = Annotated[Idempotency, Depends(required_idempotency, scope="request")]

@@ -1,0 +1,165 @@
+"""Rendering of every error as RFC 9457 problem+json, and the handlers that do it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import (
+    AppError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+log = logging.getLogger("app.errors")
+PROBLEM_JSON = "application/problem+json"
+
+# Chinese messages for pydantic's error types; the English text is pydantic's own.
+_ZH: dict[str, str] = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "float_type": "须为数字",
+    "float_parsing": "须为数字",
+    "decimal_type": "须为数字",
+    "decimal_parsing": "须为数字",
+    "decimal_max_places": "小数位数过多",
+    "decimal_max_digits": "数字位数过多",
+    "decimal_whole_digits": "整数位数过多",
+    "bool_type": "须为布尔值",
+    "bool_parsing": "须为布尔值",
+    "string_type": "须为字符串",
+    "string_too_short": "长度不足",
+    "string_too_long": "长度超出限制",
+    "string_pattern_mismatch": "格式不正确",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "list_type": "须为列表",
+    "too_short": "条目过少",
+    "too_long": "条目过多",
+    "dict_type": "须为对象",
+    "model_type": "须为对象",
+    "model_attributes_type": "须为对象",
+    "json_invalid": "JSON 格式错误",
+    "json_type": "JSON 格式错误",
+    "date_type": "须为日期（YYYY-MM-DD）",
+    "date_parsing": "须为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "须为日期（YYYY-MM-DD）",
+    "datetime_type": "须为时间（RFC 3339）",
+    "datetime_parsing": "须为时间（RFC 3339）",
+    "datetime_from_date_parsing": "须为时间（RFC 3339）",
+    "uuid_type": "须为有效的 ID",
+    "uuid_parsing": "须为有效的 ID",
+    "url_parsing": "须为有效的网址",
+    "url_scheme": "网址协议不被允许",
+    "url_type": "须为有效的网址",
+    "set_type": "须为列表",
+    "union_tag_invalid": "取值不在允许范围内",
+    "value_error": "取值无效",
+    "assertion_error": "取值无效",
+    "finite_number": "须为有限数字",
+}
+
+
+def wants_english(request: Request) -> bool:
+    lang = request.headers.get("accept-language", "")
+    return lang.strip().lower().startswith("en")
+
+
+def problem_body(request: Request, err: AppError) -> dict[str, Any]:
+    en = wants_english(request)
+    body: dict[str, Any] = {
+        "type": f"urn:puhuitong:problem:{err.code}",
+        "title": err.title[1] if en else err.title[0],
+        "status": err.status,
+        "detail": err.detail[1] if en else err.detail[0],
+        "instance": request.url.path,
+        "code": err.code,
+    }
+    if err.errors is not None:
+        body["errors"] = err.errors
+    body.update(err.extra)
+    return body
+
+
+def problem_response(request: Request, err: AppError) -> JSONResponse:
+    headers = {"Cache-Control": "no-store", **err.headers}
+    return JSONResponse(
+        problem_body(request, err), status_code=err.status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form", "file"):
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def validation_errors(exc: RequestValidationError, english: bool) -> list[dict[str, str]]:
+    out = []
+    for e in exc.errors():
+        typ = str(e.get("type", "value_error"))
+        msg = str(e.get("msg", ""))
+        if not english:
+            if typ == "value_error" and msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            elif typ in _ZH and not any("\u4e00" <= ch <= "\u9fff" for ch in msg):
+                msg = _ZH[typ]
+                ctx = e.get("ctx") or {}
+                for k in ("ge", "gt", "le", "lt", "min_length", "max_length", "max_places"):
+                    if k in ctx:
+                        msg = f"{msg}（{k}={ctx[k]}）"
+        out.append({"field": _field(tuple(e.get("loc", ()))), "code": typ, "message": msg})
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = validation_errors(exc, wants_english(request))
+        return problem_response(request, ValidationFailed(errors=errs))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        err: AppError
+        if exc.status_code == 404:
+            err = NotFound()
+        elif exc.status_code == 405:
+            err = MethodNotAllowed()
+        elif exc.status_code == 413:
+            err = PayloadTooLarge()
+        elif exc.status_code == 415:
+            err = UnsupportedMediaType()
+        elif exc.status_code == 400:
+            err = AppError()
+        else:
+            err = InternalError()
+        resp = problem_response(request, err)
+        if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return problem_response(request, InternalError())
