@@ -9,14 +9,14 @@ RUN /venv/bin/pip install --require-hashes -r requirements.lock
 COPY app ./app
 COPY alembic ./alembic
 COPY alembic.ini ./
-RUN /venv/bin/pip install --no-deps --no-build-isolation .
+
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system app && useradd --system --gid app --home /app app
 WORKDIR /app
 COPY --from=build /venv /venv
 COPY --from=build /app /app
-ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 APP_ENV=prod MEDIA_ROOT=/data/media
+ENV PATH=/venv/bin:$PATH PYTHONPATH=/app PYTHONUNBUFFERED=1 APP_ENV=prod MEDIA_ROOT=/data/media
 RUN mkdir -p /data/media && chown -R app:app /data
 USER app
 EXPOSE 8000

@@ -24,9 +24,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 public_router = APIRouter(responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429: AUTH_ERRORS[429]})
-protected_router = APIRouter(
-    dependencies=[Depends(get_principal)], responses={**COMMON_ERRORS, **AUTH_ERRORS}
-)
+protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={**COMMON_ERRORS, **AUTH_ERRORS})
 
 public_router.include_router(regions.public_router)
 protected_router.include_router(regions.router)

@@ -69,9 +69,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get(
-        "/readyz", tags=["ops"], summary="数据库与 Redis 可用", responses={503: {"description": "不可用"}}
-    )
+    @app.get("/readyz", tags=["ops"], summary="数据库与 Redis 可用", responses={503: {"description": "不可用"}})
     async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         try:

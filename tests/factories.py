@@ -50,9 +50,7 @@ class Factory:
         if self._villages is None:
             async with self.session() as s:
                 rows = (
-                    await s.execute(
-                        select(Region.code).where(Region.level == "village").order_by(Region.code)
-                    )
+                    await s.execute(select(Region.code).where(Region.level == "village").order_by(Region.code))
                 ).all()
             self._villages = [r[0] for r in rows]
             random.Random(7).shuffle(self._villages)

@@ -12,9 +12,7 @@ COMMON = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt
 def common_passwords() -> frozenset[str]:
     if not COMMON.exists():
         return frozenset()
-    return frozenset(
-        line.strip().lower() for line in COMMON.read_text(encoding="utf-8").splitlines() if line.strip()
-    )
+    return frozenset(line.strip().lower() for line in COMMON.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 def check_password_policy(password: str, username: str | None = None) -> str | None:

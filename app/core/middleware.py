@@ -39,9 +39,7 @@ def body_limit_for(path: str) -> int:
     if path.endswith("/partner/products/batch"):
         return 5 * MB
     if path.endswith("/images"):
-        return (
-            5 * MB + 64 * 1024
-        )  # the image itself is checked at 5 MB; this leaves room for multipart framing
+        return 5 * MB + 64 * 1024  # the image itself is checked at 5 MB; this leaves room for multipart framing
     return 1 * MB
 
 

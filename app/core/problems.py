@@ -99,9 +99,7 @@ def problem_body(request: Request, err: AppError) -> dict[str, Any]:
 
 def problem_response(request: Request, err: AppError) -> JSONResponse:
     headers = {"Cache-Control": "no-store", **err.headers}
-    return JSONResponse(
-        problem_body(request, err), status_code=err.status, headers=headers, media_type=PROBLEM_JSON
-    )
+    return JSONResponse(problem_body(request, err), status_code=err.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -28,9 +28,7 @@ REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "typ", "role")
 
 def derive_key(purpose: str, secret: str | None = None) -> bytes:
     secret = secret if secret is not None else get_settings().secret_key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"puhuitong", info=purpose.encode()).derive(
-        secret.encode()
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"puhuitong", info=purpose.encode()).derive(secret.encode())
 
 
 @lru_cache(maxsize=8)

@@ -48,7 +48,5 @@ async def import_regions(request: Request, _: Admin, session: SessionDep) -> Reg
         raise ValidationFailed(errors=[field_error("body", "encoding", "须为 UTF-8 编码的 CSV")]) from exc
     rows = service.parse_csv(text)
     if not rows or "code" not in rows[0]:
-        raise ValidationFailed(
-            errors=[field_error("body", "csv_header", "CSV 须含表头 code,name,level,parent_code")]
-        )
+        raise ValidationFailed(errors=[field_error("body", "csv_header", "CSV 须含表头 code,name,level,parent_code")])
     return await service.import_rows(session, rows)

@@ -12,9 +12,7 @@ async def test_seal_and_verify_then_tamper(app) -> None:
     db = app.state.db
     async with db.sessionmaker() as s:
         for i in range(5):
-            await audit.record(
-                s, action="test.event", object_type="test", object_id=f"obj-{i}", after={"i": i}
-            )
+            await audit.record(s, action="test.event", object_type="test", object_id=f"obj-{i}", after={"i": i})
         await s.commit()
     async with db.sessionmaker() as s:
         assert await audit.seal_pending(s) >= 5
@@ -26,9 +24,7 @@ async def test_seal_and_verify_then_tamper(app) -> None:
         victim = (
             (
                 await s.execute(
-                    select(AuditEntry)
-                    .where(AuditEntry.object_id == "obj-2")
-                    .order_by(AuditEntry.chain_seq.desc())
+                    select(AuditEntry).where(AuditEntry.object_id == "obj-2").order_by(AuditEntry.chain_seq.desc())
                 )
             )
             .scalars()

@@ -60,12 +60,8 @@ async def test_request_id_generated_and_echoed(client: httpx.AsyncClient) -> Non
     assert r.headers["x-request-id"] != "bad id with spaces"
 
 
-async def test_security_headers_and_no_store(
-    client: httpx.AsyncClient, admin_headers: dict[str, str]
-) -> None:
-    r = await client.post(
-        "/admin/regions/import", headers=admin_headers, content=b"code,name,level,parent_code\n"
-    )
+async def test_security_headers_and_no_store(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    r = await client.post("/admin/regions/import", headers=admin_headers, content=b"code,name,level,parent_code\n")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["cache-control"] == "no-store"
@@ -78,9 +74,7 @@ async def test_body_over_limit_is_413(client: httpx.AsyncClient, admin_headers: 
     assert r.json()["code"] == "payload_too_large"
 
 
-async def test_streamed_body_over_limit_is_413(
-    client: httpx.AsyncClient, admin_headers: dict[str, str]
-) -> None:
+async def test_streamed_body_over_limit_is_413(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     async def gen():  # no Content-Length: the limit is enforced while reading
         for _ in range(400):
             yield b"y" * (64 * 1024)
@@ -96,9 +90,7 @@ async def test_no_token_is_401_problem(client: httpx.AsyncClient) -> None:
     assert r.headers["www-authenticate"] == "Bearer"
 
 
-async def test_farmer_on_admin_route_is_403(
-    client: httpx.AsyncClient, farmer_headers: dict[str, str]
-) -> None:
+async def test_farmer_on_admin_route_is_403(client: httpx.AsyncClient, farmer_headers: dict[str, str]) -> None:
     r = await client.post("/admin/regions/import", content=b"", headers=farmer_headers)
     assert r.status_code == 403
     assert r.json()["code"] == "forbidden"

@@ -139,7 +139,5 @@ async def test_bad_key_is_422(client: httpx.AsyncClient, farmer_headers) -> None
 
 
 async def test_optional_without_key_just_works(client: httpx.AsyncClient, farmer_headers) -> None:
-    r = await client.post(
-        "/_probe/optional", json={"amount_fen": 1, "tag": uuid.uuid4().hex}, headers=farmer_headers
-    )
+    r = await client.post("/_probe/optional", json={"amount_fen": 1, "tag": uuid.uuid4().hex}, headers=farmer_headers)
     assert r.status_code == 201

@@ -62,9 +62,7 @@ def test_encryption_round_trip_and_index() -> None:
 
 def test_prod_refuses_defaults() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
-        Settings(
-            app_env="prod", secret_key=DEFAULT_SECRET, database_url="postgresql://x/y", redis_url="redis://x"
-        )
+        Settings(app_env="prod", secret_key=DEFAULT_SECRET, database_url="postgresql://x/y", redis_url="redis://x")
     with pytest.raises(ValueError, match="PostgreSQL"):
         Settings(app_env="prod", secret_key="s" * 40, database_url="sqlite:///x.db", redis_url="redis://x")
     with pytest.raises(ValueError, match="Redis"):
