@@ -188,3 +188,18 @@ async def test_list_paginates(client: httpx.AsyncClient, bank_ctx: BankCtx) -> N
     r2 = (await client.get(f"/bank/webhooks?limit=2&cursor={r1['next_cursor']}", headers=bank_ctx.headers)).json()
     assert {i["id"] for i in r1["items"] + r2["items"]} == ids and r2["next_cursor"] is None
     assert (await client.get("/bank/webhooks?limit=101", headers=bank_ctx.headers)).status_code == 422
+
+
+async def test_bank_system_cannot_manage_webhooks(client: httpx.AsyncClient, bank_ctx: BankCtx) -> None:
+    """A bank's API client, whatever its scopes, is not a bank_admin (BFLA)."""
+    from app.core.security import create_access_token
+
+    token, _, _ = create_access_token(
+        sub=str(uuid.uuid4()),
+        role="bank_system",
+        extra={"bank": str(bank_ctx.bank.id), "scope": "products:write loans:write demands:write"},
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/bank/webhooks", headers=headers)).status_code == 403
+    r = await client.post("/bank/webhooks", json={"url": HOOK, "events": ["demand.created"]}, headers=headers)
+    assert r.status_code == 403
