@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from app.auth.dependencies import get_principal
 from app.regions import router as regions
+from app.webhooks import router as webhooks
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
@@ -28,6 +29,7 @@ protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={*
 
 public_router.include_router(regions.public_router)
 protected_router.include_router(regions.router)
+protected_router.include_router(webhooks.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     from app.core.openapi import install_openapi
 
     install_openapi(app)
+    from app.webhooks.openapi import register as register_webhook_docs
+
+    register_webhook_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -32,6 +32,13 @@ async def seal_audit(db: Database, redis: Any) -> int:
     return 0
 
 
+@step
+async def deliver_webhooks(db: Database, redis: Any) -> int:
+    from app.webhooks.delivery import run
+
+    return await run(db)
+
+
 async def run_once(db: Database, redis: Any) -> int:
     done = 0
     for fn in STEPS:
