@@ -78,3 +78,12 @@ class Credit:
 @pytest.fixture
 def credit(client: httpx.AsyncClient, factory: Factory) -> Credit:
     return Credit(client, factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _keep_demo_villages(factory: Factory) -> None:
+    """The demo seeder's villages are never handed to a test that counts households."""
+    from app.credit.seed import DEMO_VILLAGES
+
+    await factory.fresh_village()
+    factory._used.update(DEMO_VILLAGES)

@@ -26,7 +26,7 @@ async def _activated(credit: Credit, factory: Factory, client: httpx.AsyncClient
 
 async def test_activation_rules(credit: Credit, client: httpx.AsyncClient, factory: Factory) -> None:
     hid = await credit.household(p="96", v="96")
-    user, headers = await credit.farmer_with(hid)
+    _user, headers = await credit.farmer_with(hid)
     far = await factory.bank(["411702"])
     near = await factory.bank(["411725"])
     url = "/me/certificate/activation"
@@ -72,7 +72,7 @@ async def test_no_or_inactive_certificate(credit: Credit, client: httpx.AsyncCli
 async def test_change_lead_bank_only_when_nothing_drawn(
     credit: Credit, client: httpx.AsyncClient, factory: Factory
 ) -> None:
-    hid, bank, user, headers, _ = await _activated(credit, factory, client)
+    hid, bank, _user, headers, _ = await _activated(credit, factory, client)
     other = await factory.bank(["411725"])
     async with factory.session() as s:
         cert = await s.scalar(select(Certificate).where(Certificate.household_id == hid))
@@ -94,7 +94,7 @@ async def test_change_lead_bank_only_when_nothing_drawn(
 
 
 async def test_consent_withdrawal_and_tenancy(credit: Credit, client: httpx.AsyncClient, factory: Factory) -> None:
-    hid, bank, user, headers, _ = await _activated(credit, factory, client)
+    hid, bank, _user, headers, _ = await _activated(credit, factory, client)
     consent_id = (await client.get("/me/consents", headers=headers)).json()["items"][0]["id"]
     stranger = factory.headers(await factory.user("farmer"))
     assert (await client.post(f"/me/consents/{consent_id}/withdraw", headers=stranger)).status_code == 404
@@ -120,7 +120,7 @@ async def test_consent_text_is_public(client: httpx.AsyncClient) -> None:
 
 
 async def test_freeze_unfreeze(credit: Credit, client: httpx.AsyncClient, factory: Factory) -> None:
-    hid, bank, user, headers, cert = await _activated(credit, factory, client)
+    hid, bank, _user, headers, cert = await _activated(credit, factory, client)
     other_admin = factory.headers(await factory.user("bank_admin", bank_id=(await factory.bank(["411725"])).id))
     staff = factory.headers(await factory.user("bank_staff", bank_id=bank.id))
     lead_admin = factory.headers(await factory.user("bank_admin", bank_id=bank.id))
