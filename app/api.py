@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.auth.dependencies import get_principal
+from app.consents import router as consents
+from app.credit import router as credit
 from app.regions import router as regions
 from app.webhooks import router as webhooks
 
@@ -30,6 +32,9 @@ protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={*
 public_router.include_router(regions.public_router)
 protected_router.include_router(regions.router)
 protected_router.include_router(webhooks.router)
+protected_router.include_router(credit.router)
+protected_router.include_router(consents.router)
+public_router.include_router(consents.public_router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

@@ -18,3 +18,12 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+
+
+async def seed_credit(session: AsyncSession) -> None:
+    from app.credit.seed import seed_credit_demo
+
+    await seed_credit_demo(session)
+
+
+SEEDERS.append(seed_credit)
