@@ -18,3 +18,12 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+
+
+async def seed_accounts(session: AsyncSession) -> None:
+    from app.auth.seed import seed_accounts as seed
+
+    await seed(session)
+
+
+SEEDERS.append(seed_accounts)
