@@ -13,7 +13,7 @@ from typing import Any
 
 from app.core import ratelimit
 from app.core.config import get_settings
-from app.core.errors import OtpExpired, OtpInvalid, RateLimited
+from app.core.errors import OtpExpired, OtpInvalid, RateLimited, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.security import constant_time_equal, keyed_hash
 from app.sms import send_sms
@@ -90,13 +90,13 @@ async def _count_send(redis: Any, phone: str, purpose: str, ip: str | None) -> N
 async def send_code(redis: Any, phone: str, purpose: str, ip: str | None) -> dict[str, int]:
     """Send a fresh code for (phone, purpose), replacing any older one. Enforces every sending limit.
 
-    Returns `{"expires_in", "resend_after"}`. `phone` must be E.164 (see `normalize_mobile`).
+    Returns `{"expires_in", "resend_after"}`. A phone that is not a mainland mobile is ValidationFailed (422).
     """
     s = get_settings()
     purpose = Purpose(purpose)
     normalized = normalize_mobile(phone)
     if normalized is None:
-        raise ValueError("not a mainland mobile number")
+        raise ValidationFailed(errors=[field_error("phone", "phone_invalid", "须为中国大陆手机号")])
     phone = normalized
     await check_send_limits(redis, phone, purpose, ip)
     await _count_send(redis, phone, purpose, ip)
