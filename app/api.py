@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from app.auth import me_router, staff_router
+from app.auth import router as auth
 from app.auth.dependencies import get_principal
 from app.consents import router as consents
 from app.credit import router as credit
@@ -30,11 +32,15 @@ public_router = APIRouter(responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429
 protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={**COMMON_ERRORS, **AUTH_ERRORS})
 
 public_router.include_router(regions.public_router)
+public_router.include_router(auth.public_router)
 protected_router.include_router(regions.router)
 protected_router.include_router(webhooks.router)
 protected_router.include_router(credit.router)
 protected_router.include_router(consents.router)
 public_router.include_router(consents.public_router)
+protected_router.include_router(auth.router)
+protected_router.include_router(me_router.router)
+protected_router.include_router(staff_router.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

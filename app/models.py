@@ -1,6 +1,6 @@
 """Every domain's tables, imported in one place for Alembic and the tests."""
 
-from app.auth.models import User  # noqa: F401
+from app.auth.models import ApiClient, DeletionRequest, EnterpriseProfile, RefreshToken, User  # noqa: F401
 from app.banks.models import Bank, BankCounty  # noqa: F401
 from app.consents.models import Consent, ConsentText  # noqa: F401
 from app.core.audit import AuditChainHead, AuditEntry  # noqa: F401

@@ -27,3 +27,12 @@ async def seed_credit(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_credit)
+
+
+async def seed_accounts(session: AsyncSession) -> None:
+    from app.auth.seed import seed_accounts as seed
+
+    await seed(session)
+
+
+SEEDERS.append(seed_accounts)
