@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends
 from app.auth.dependencies import get_principal
 from app.consents import router as consents
 from app.credit import router as credit
+from app.banks import router as banks
+from app.catalog import router as catalog
 from app.regions import router as regions
 from app.webhooks import router as webhooks
 
@@ -35,6 +37,12 @@ protected_router.include_router(webhooks.router)
 protected_router.include_router(credit.router)
 protected_router.include_router(consents.router)
 public_router.include_router(consents.public_router)
+public_router.include_router(banks.public_router)
+protected_router.include_router(banks.router)
+public_router.include_router(catalog.public_router)
+protected_router.include_router(catalog.bank_router)
+protected_router.include_router(catalog.partner_router)
+protected_router.include_router(catalog.admin_router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)
