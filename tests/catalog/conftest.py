@@ -45,18 +45,19 @@ def product_body(**over: Any) -> dict[str, Any]:
 
 
 def certificate_body(**over: Any) -> dict[str, Any]:
-    return product_body(
-        name="普惠授信证贷款",
-        kind="certificate_loan",
-        description="凭授信证随借随还，无需抵押担保。",
-        max_amount_fen=5_000_000,
-        min_amount_fen=100_000,
-        max_annual_rate_bp=675,
-        min_annual_rate_bp=435,
-        collateral_types=[],
-        guarantee_required=False,
-        **over,
-    )
+    base: dict[str, Any] = {
+        "name": "普惠授信证贷款",
+        "kind": "certificate_loan",
+        "description": "凭授信证随借随还，无需抵押担保。",
+        "max_amount_fen": 5_000_000,
+        "min_amount_fen": 100_000,
+        "max_annual_rate_bp": 675,
+        "min_annual_rate_bp": 435,
+        "collateral_types": [],
+        "guarantee_required": False,
+    }
+    base.update(over)
+    return product_body(**base)
 
 
 @dataclass
