@@ -53,7 +53,8 @@ async def create_user(args: argparse.Namespace) -> int:
 @command("seed-demo", "加载演示数据（可重复执行）")
 async def seed_demo(args: argparse.Namespace) -> int:
     # Run as `python -m app.cli`, this module is `__main__`; the seeders register on `app.cli.SEEDERS`.
-    from app.seed import SEEDERS as seeders
+    import app.seed  # noqa: F401 - registers the domains' seeders
+    from app.cli import SEEDERS as seeders
 
     db = _db()
     try:
