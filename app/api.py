@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.auth.dependencies import get_principal
-from app.consents import router as consents
-from app.credit import router as credit
 from app.banks import router as banks
 from app.catalog import router as catalog
+from app.consents import router as consents
+from app.credit import router as credit
 from app.regions import router as regions
 from app.webhooks import router as webhooks
 

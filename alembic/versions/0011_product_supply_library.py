@@ -1,7 +1,7 @@
 """product supply library
 
 Revision ID: 0011
-Revises: 0003
+Revises: 0012
 Create Date: 2026-11-26 04:29:07.531689
 """
 
@@ -15,7 +15,7 @@ import app.core.db
 
 
 revision: str = '0011'
-down_revision: str | None = '0003'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
