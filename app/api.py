@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends
 from app.auth import me_router, staff_router
 from app.auth import router as auth
 from app.auth.dependencies import get_principal
+from app.banks import router as banks
+from app.catalog import router as catalog
 from app.consents import router as consents
 from app.credit import router as credit
 from app.regions import router as regions
@@ -41,6 +43,12 @@ public_router.include_router(consents.public_router)
 protected_router.include_router(auth.router)
 protected_router.include_router(me_router.router)
 protected_router.include_router(staff_router.router)
+public_router.include_router(banks.public_router)
+protected_router.include_router(banks.router)
+public_router.include_router(catalog.public_router)
+protected_router.include_router(catalog.bank_router)
+protected_router.include_router(catalog.partner_router)
+protected_router.include_router(catalog.admin_router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

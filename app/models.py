@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiClient, DeletionRequest, EnterpriseProfile, RefreshToken, User  # noqa: F401
 from app.banks.models import Bank, BankCounty  # noqa: F401
+from app.catalog.models import ComplianceRule, Product, ProductCounty, ProductImage, ProductReview, ProductTerm  # noqa: F401
 from app.consents.models import Consent, ConsentText  # noqa: F401
 from app.core.audit import AuditChainHead, AuditEntry  # noqa: F401
 from app.core.db import metadata  # noqa: F401

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.seed import seed_catalog
 from app.cli import SEEDERS
 from app.regions import service as regions
 
@@ -18,6 +19,7 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+SEEDERS.append(seed_catalog)
 
 
 async def seed_credit(session: AsyncSession) -> None:
