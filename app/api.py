@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.auth.dependencies import get_principal
+from app.drawdowns import router as drawdowns
 from app.regions import router as regions
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -28,6 +29,7 @@ protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={*
 
 public_router.include_router(regions.public_router)
 protected_router.include_router(regions.router)
+protected_router.include_router(drawdowns.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

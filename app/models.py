@@ -6,6 +6,7 @@ from app.core.audit import AuditChainHead, AuditEntry  # noqa: F401
 from app.core.db import metadata  # noqa: F401
 from app.core.idempotency import IdempotencyRecord  # noqa: F401
 from app.credit.models import Certificate, Household  # noqa: F401
+from app.drawdowns.models import AreaLoanStat, Drawdown, DrawdownPolicy, Repayment  # noqa: F401
 from app.events.models import Event  # noqa: F401
 from app.notifications.models import Notification  # noqa: F401
 from app.regions.models import Region  # noqa: F401

@@ -47,3 +47,17 @@ async def run_forever(db: Database, redis: Any, interval: float = 1.0) -> None:
         done = await run_once(db, redis)
         if not done:
             await asyncio.sleep(interval)
+
+
+@step
+async def sweep_drawdowns(db: Database, redis: Any) -> int:
+    """Lapse approvals not disbursed in time (releasing the held amount) and record loans past due_on as
+    overdue. Reads already derive both; this keeps stored states and pending_fen current."""
+    from app.drawdowns import isolation, lending, service
+    from app.drawdowns.dates import china_today
+
+    async for session in session_scope(db):
+        today = china_today()
+        policy = await isolation.get_policy(session)
+        return await service.expire_stale(session, policy, today) + await lending.flag_past_due(session, today)
+    return 0
