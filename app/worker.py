@@ -56,8 +56,11 @@ async def sweep_drawdowns(db: Database, redis: Any) -> int:
     from app.drawdowns import isolation, lending, service
     from app.drawdowns.dates import china_today
 
-    async for session in session_scope(db):
+    # Commit explicitly: returning from inside `async for ... in session_scope(db)` closes the generator at its
+    # yield, which rolls the transaction back instead of committing it.
+    async with db.sessionmaker() as session:
         today = china_today()
         policy = await isolation.get_policy(session)
-        return await service.expire_stale(session, policy, today) + await lending.flag_past_due(session, today)
-    return 0
+        done = await service.expire_stale(session, policy, today) + await lending.flag_past_due(session, today)
+        await session.commit()
+        return done
