@@ -18,3 +18,7 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+
+from app.drawdowns.seed import seed_drawdowns  # noqa: E402
+
+SEEDERS.append(seed_drawdowns)

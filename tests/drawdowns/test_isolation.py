@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+
+from sqlalchemy import select
 
 from app.credit import areas
 from app.drawdowns.dates import china_today
+from app.drawdowns.models import Drawdown
 from tests.drawdowns.conftest import Lending
 
 
@@ -69,6 +73,7 @@ async def test_township_at_three_percent_and_just_below(lending: Lending, factor
     r = await lending.submit(c, 1_000)
     assert r.status_code == 409 and r.json()["code"] == "area_isolated"
     assert r.json()["area"]["level"] == "township" and "3.00%" in r.json()["detail"]
+    assert r.json()["area"]["code"] == township
 
 
 async def test_lifts_after_repayment_and_write_off_does_not(lending: Lending, factory) -> None:
@@ -121,19 +126,11 @@ async def _figures(factory, code: str):
 
 
 async def _lender_headers(lending: Lending, factory, dd_id: str) -> dict[str, str]:
-    import uuid
-
-    from app.drawdowns.models import Drawdown
-
-    (bank_id,) = await lending.all(
-        __import__("sqlalchemy").select(Drawdown.bank_id).where(Drawdown.id == uuid.UUID(dd_id))
-    )
+    (bank_id,) = await lending.all(select(Drawdown.bank_id).where(Drawdown.id == uuid.UUID(dd_id)))
     return factory.headers(await factory.user("bank_staff", bank_id=bank_id))
 
 
 async def _repay(lending: Lending, headers: dict[str, str], dd_id: str, amount: int):
-    import uuid
-
     return await lending.client.post(
         f"/bank/drawdowns/{dd_id}/repayments",
         json={"amount_fen": amount, "paid_on": china_today().isoformat()},
