@@ -57,10 +57,15 @@ async def sweep_drawdowns(db: Database, redis: Any) -> int:
     from app.drawdowns.dates import china_today
 
     # Commit explicitly: returning from inside `async for ... in session_scope(db)` closes the generator at its
-    # yield, which rolls the transaction back instead of committing it.
+    # yield, which rolls the transaction back instead of committing it. One transaction per kind of change, so
+    # a sweeper never holds certificate rows while it waits for village rows.
+    today = china_today()
+    done = 0
     async with db.sessionmaker() as session:
-        today = china_today()
         policy = await isolation.get_policy(session)
-        done = await service.expire_stale(session, policy, today) + await lending.flag_past_due(session, today)
+        done += await service.expire_stale(session, policy, today)
         await session.commit()
-        return done
+    async with db.sessionmaker() as session:
+        done += await lending.flag_past_due(session, today)
+        await session.commit()
+    return done

@@ -421,6 +421,8 @@ async def flag_past_due(session: AsyncSession, today: date, batch: int = 500) ->
             await session.execute(
                 select(Drawdown)
                 .where(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today, Drawdown.outstanding_fen > 0)
+                # village order: concurrent sweepers take the village rows in one order and cannot deadlock
+                .order_by(Drawdown.village_code, Drawdown.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             )

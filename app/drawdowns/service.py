@@ -176,7 +176,8 @@ async def expire_stale(
     q = select(Drawdown).where(Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse)
     if certificate_id is not None:
         q = q.where(Drawdown.certificate_id == certificate_id)
-    rows = (await session.execute(q.limit(batch).with_for_update(skip_locked=True))).scalars().all()
+    q = q.order_by(Drawdown.certificate_id, Drawdown.id).limit(batch).with_for_update(skip_locked=True)
+    rows = (await session.execute(q)).scalars().all()
     for dd in rows:
         await expire(session, dd)
     return len(rows)

@@ -145,6 +145,10 @@ async def test_overdue_loan_blocks_new_draws(lending: Lending) -> None:
     dd = await lending.loan(b, 10_000)
     assert (await lending.submit(b, 10_000)).status_code == 201
     await lending.set_dates(dd, due_on=china_today() - timedelta(days=1))  # passed due date, no job ran
+    r = await lending.client.get("/bank/drawdowns", params={"status": "overdue"}, headers=b.bank_headers)
+    assert [i["id"] for i in r.json()["items"]] == [dd]
+    r = await lending.client.get("/bank/drawdowns", params={"status": "disbursed"}, headers=b.bank_headers)
+    assert r.json()["items"] == []
     r = await lending.submit(b, 10_000)
     assert r.status_code == 409 and r.json()["code"] == "certificate_inactive"
     await lending.repay(b, dd, 10_000)
