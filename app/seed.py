@@ -38,3 +38,7 @@ async def seed_accounts(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_accounts)
+
+from app.drawdowns.seed import seed_drawdowns  # noqa: E402
+
+SEEDERS.append(seed_drawdowns)

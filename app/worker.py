@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.core import audit
-from app.core.db import Database, session_scope
+from app.core.db import Database
 
 log = logging.getLogger("app.worker")
 
@@ -27,9 +27,10 @@ def step(fn: Step) -> Step:
 
 @step
 async def seal_audit(db: Database, redis: Any) -> int:
-    async for session in session_scope(db):
-        return await audit.seal_pending(session)
-    return 0
+    async with db.sessionmaker() as session:
+        sealed = await audit.seal_pending(session)
+        await session.commit()
+        return sealed
 
 
 @step
@@ -54,3 +55,25 @@ async def run_forever(db: Database, redis: Any, interval: float = 1.0) -> None:
         done = await run_once(db, redis)
         if not done:
             await asyncio.sleep(interval)
+
+
+@step
+async def sweep_drawdowns(db: Database, redis: Any) -> int:
+    """Lapse approvals not disbursed in time (releasing the held amount) and record loans past due_on as
+    overdue. Reads already derive both; this keeps stored states and pending_fen current."""
+    from app.drawdowns import isolation, lending, service
+    from app.drawdowns.dates import china_today
+
+    # Commit explicitly: returning from inside `async for ... in session_scope(db)` closes the generator at its
+    # yield, which rolls the transaction back instead of committing it. One transaction per kind of change, so
+    # a sweeper never holds certificate rows while it waits for village rows.
+    today = china_today()
+    done = 0
+    async with db.sessionmaker() as session:
+        policy = await isolation.get_policy(session)
+        done += await service.expire_stale(session, policy, today)
+        await session.commit()
+    async with db.sessionmaker() as session:
+        done += await lending.flag_past_due(session, today)
+        await session.commit()
+    return done
