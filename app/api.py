@@ -20,6 +20,7 @@ from app.webhooks import router as webhooks
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "请求无效 (otp_invalid, otp_expired, idempotency_key_required)", **PROBLEM},
     422: {"description": "请求参数有误 (validation_failed)", **PROBLEM},
     500: {"description": "服务器内部错误 (internal_error)", **PROBLEM},
 }
