@@ -19,7 +19,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post("/me/demands", status_code=201, response_model=DemandPublic, summary="发布融资需求")
-async def create(
+async def create_demand(
     p: Farmer, idem: IdempotencyOptional, body: DemandCreate, session: SessionDep, redis: RedisDep
 ) -> Response:
     async def work() -> tuple[int, DemandPublic]:
@@ -29,7 +29,7 @@ async def create(
 
 
 @router.get("/me/demands", response_model=Page[DemandPublic], summary="我的融资需求（含报价与推荐产品）")
-async def list_mine(
+async def list_my_demands(
     p: Farmer,
     session: SessionDep,
     response: Response,
@@ -43,18 +43,18 @@ async def list_mine(
 
 
 @router.get("/me/demands/{demand_id}", response_model=DemandPublic, summary="融资需求详情")
-async def get_mine(p: Farmer, demand_id: uuid.UUID, session: SessionDep, response: Response) -> DemandPublic:
+async def get_my_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep, response: Response) -> DemandPublic:
     response.headers.update(NO_STORE)
     return await service.get_mine(session, p, demand_id)
 
 
 @router.post("/me/demands/{demand_id}/withdraw", response_model=DemandPublic, summary="撤回融资需求")
-async def withdraw(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+async def withdraw_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
     return await service.withdraw_mine(session, p, demand_id)
 
 
 @router.post("/me/demands/{demand_id}/renew", response_model=DemandPublic, summary="续期 30 天")
-async def renew(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+async def renew_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
     return await service.renew_mine(session, p, demand_id)
 
 
@@ -63,12 +63,14 @@ async def renew(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandP
     response_model=DemandPublic,
     summary="接受报价（需短信确认）：记录向该银行提供姓名和手机号的授权",
 )
-async def accept(p: Farmer, _: StepUp, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+async def accept_offer(
+    p: Farmer, _: StepUp, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep
+) -> DemandPublic:
     return await service.accept_offer(session, demand_id, offer_id, user_id=p.id)
 
 
 @router.post("/me/demands/{demand_id}/offers/{offer_id}/decline", response_model=DemandPublic, summary="婉拒报价")
-async def decline(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+async def decline_offer(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> DemandPublic:
     return await service.decline_offer(session, p, demand_id, offer_id)
 
 
@@ -77,7 +79,7 @@ async def decline(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, session:
     response_model=Page[BankDemandPublic],
     summary="本行服务县区内的融资需求（按匹配度排序，个人信息脱敏）",
 )
-async def list_for_bank(
+async def list_demands_for_bank(
     p: BankDemands,
     session: SessionDep,
     response: Response,
@@ -108,7 +110,7 @@ async def list_for_bank(
 
 
 @router.get("/bank/demands/{demand_id}", response_model=BankDemandPublic, summary="融资需求详情（授权后可见联系方式）")
-async def get_for_bank(
+async def get_demand_for_bank(
     p: BankDemands, demand_id: uuid.UUID, session: SessionDep, response: Response
 ) -> BankDemandPublic:
     response.headers.update(NO_STORE)
@@ -116,7 +118,7 @@ async def get_for_bank(
 
 
 @router.post("/bank/demands/{demand_id}/offers", status_code=201, response_model=OfferPublic, summary="对融资需求报价")
-async def create_offer(
+async def create_demand_offer(
     p: BankDemands, idem: IdempotencyOptional, body: OfferCreate, demand_id: uuid.UUID, session: SessionDep
 ) -> Response:
     async def work() -> tuple[int, OfferPublic]:
@@ -126,6 +128,8 @@ async def create_offer(
 
 
 @router.delete("/bank/demands/{demand_id}/offers/{offer_id}", status_code=204, summary="撤回报价")
-async def withdraw_offer(p: BankDemands, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> Response:
+async def withdraw_demand_offer(
+    p: BankDemands, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep
+) -> Response:
     await bank.withdraw_offer(session, p, demand_id, offer_id)
     return Response(status_code=204)
