@@ -13,6 +13,7 @@ from app.banks import router as banks
 from app.catalog import router as catalog
 from app.consents import router as consents
 from app.credit import router as credit
+from app.demands import router as demands
 from app.drawdowns import router as drawdowns
 from app.regions import router as regions
 from app.webhooks import router as webhooks
@@ -52,6 +53,7 @@ protected_router.include_router(catalog.bank_router)
 protected_router.include_router(catalog.partner_router)
 protected_router.include_router(catalog.admin_router)
 protected_router.include_router(drawdowns.router)
+protected_router.include_router(demands.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

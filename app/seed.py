@@ -42,3 +42,7 @@ SEEDERS.append(seed_accounts)
 from app.drawdowns.seed import seed_drawdowns  # noqa: E402
 
 SEEDERS.append(seed_drawdowns)
+
+from app.demands.seed import seed_demands  # noqa: E402
+
+SEEDERS.append(seed_demands)
