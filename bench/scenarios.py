@@ -29,7 +29,7 @@ LUA = str(Path(__file__).resolve().parent / "wrk" / "replay.lua")
 DSN = os.environ.get("BENCH_DSN", "postgresql://postgres@127.0.0.1/puhuitong_bench")
 
 
-def wrk(url: str, name: str, seconds: int = 15, conns: int = 64) -> dict[str, Any]:
+def wrk(url: str, name: str, seconds: int = 10, conns: int = 64) -> dict[str, Any]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", LUA, url, "--", str(VAR / "req" / f"{name}.tsv")],
         capture_output=True,
@@ -43,7 +43,7 @@ def wrk(url: str, name: str, seconds: int = 15, conns: int = 64) -> dict[str, An
     return result
 
 
-def openloop(url: str, name: str, rate: float, seconds: float = 30) -> dict[str, Any]:
+def openloop(url: str, name: str, rate: float, seconds: float = 20) -> dict[str, Any]:
     reqs = load_requests(str(VAR / "req" / f"{name}.tsv"), url.split("//")[1])
     result = asyncio.run(run(url, reqs, rate, seconds, 512))
     result["load1"] = os.getloadavg()[0]
