@@ -6,8 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from app.auditlog import router as auditlog
 from app.auth.dependencies import get_principal
+from app.notifications import router as notifications
 from app.regions import router as regions
+from app.stations import router as stations
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
@@ -28,6 +31,10 @@ protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={*
 
 public_router.include_router(regions.public_router)
 protected_router.include_router(regions.router)
+public_router.include_router(stations.public_router)
+protected_router.include_router(stations.router)
+protected_router.include_router(notifications.router)
+protected_router.include_router(auditlog.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

@@ -9,3 +9,4 @@ from app.credit.models import Certificate, Household  # noqa: F401
 from app.events.models import Event  # noqa: F401
 from app.notifications.models import Notification  # noqa: F401
 from app.regions.models import Region  # noqa: F401
+from app.stations.models import Station  # noqa: F401

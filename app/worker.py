@@ -32,6 +32,15 @@ async def seal_audit(db: Database, redis: Any) -> int:
     return 0
 
 
+@step
+async def deliver_sms(db: Database, redis: Any) -> int:
+    from app.notifications.delivery import deliver_pending_sms
+
+    async for session in session_scope(db):
+        return await deliver_pending_sms(session)
+    return 0
+
+
 async def run_once(db: Database, redis: Any) -> int:
     done = 0
     for fn in STEPS:
