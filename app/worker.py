@@ -25,20 +25,27 @@ def step(fn: Step) -> Step:
     return fn
 
 
+# Never `return` from inside `async for session in session_scope(db)`: the generator would be left at its
+# yield, and closing it later raises GeneratorExit there, which rolls the work back (and on SQLite holds the
+# only connection until then). Leave the loop normally so that it commits.
+
+
 @step
 async def seal_audit(db: Database, redis: Any) -> int:
+    sealed = 0
     async for session in session_scope(db):
-        return await audit.seal_pending(session)
-    return 0
+        sealed = await audit.seal_pending(session)
+    return sealed
 
 
 @step
 async def deliver_sms(db: Database, redis: Any) -> int:
     from app.notifications.delivery import deliver_pending_sms
 
+    handled = 0
     async for session in session_scope(db):
-        return await deliver_pending_sms(session)
-    return 0
+        handled = await deliver_pending_sms(session)
+    return handled
 
 
 async def run_once(db: Database, redis: Any) -> int:
