@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import SEEDERS
 from app.regions import service as regions
+from app.stations.seed import seed_stations
 
 REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions-zhumadian.csv"
 
@@ -18,3 +19,5 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+
+SEEDERS.append(seed_stations)
