@@ -8,4 +8,4 @@ exec .venv/bin/schemathesis run "$BASE/openapi.json" \
   --phases examples,coverage,fuzzing \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-15}" --max-time "${SCHEMATHESIS_MAX_TIME:-120}" \
   --generation-database none --suppress-health-check all --request-timeout 20 --seed 1 \
-  --exclude-path-regex '^/api/v1/_' --workers 2 "$@"
+  --exclude-path-regex '^/api/v1/_' --workers 1 "$@"

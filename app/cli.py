@@ -52,11 +52,13 @@ async def create_user(args: argparse.Namespace) -> int:
 
 @command("seed-demo", "加载演示数据（可重复执行）")
 async def seed_demo(args: argparse.Namespace) -> int:
+    # Run as `python -m app.cli`, this module is `__main__`; the seeders register on `app.cli.SEEDERS`.
     import app.seed  # noqa: F401 - registers the domains' seeders
+    from app.cli import SEEDERS as seeders
 
     db = _db()
     try:
-        for seeder in SEEDERS:
+        for seeder in seeders:
             async for session in session_scope(db):
                 await seeder(session)
     finally:

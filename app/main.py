@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     app.state.start_worker = start_worker
     install_handlers(app)
     app.include_router(api_router)
+    from app.catalog.media import media_app
+
+    app.mount(settings.media_url_prefix.rstrip("/"), media_app(settings.media_root), name="media")
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:
@@ -91,6 +94,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     from app.core.openapi import install_openapi
 
     install_openapi(app)
+    from app.webhooks.openapi import register as register_webhook_docs
+
+    register_webhook_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.seed import seed_catalog
 from app.cli import SEEDERS
 from app.regions import service as regions
 from app.stations.seed import seed_stations
@@ -19,5 +20,31 @@ async def seed_regions(session: AsyncSession) -> None:
 
 
 SEEDERS.append(seed_regions)
+SEEDERS.append(seed_catalog)
+SEEDERS.append(seed_stations)  # after the banks (seed_catalog), which host the stations
 
-SEEDERS.append(seed_stations)
+
+async def seed_credit(session: AsyncSession) -> None:
+    from app.credit.seed import seed_credit_demo
+
+    await seed_credit_demo(session)
+
+
+SEEDERS.append(seed_credit)
+
+
+async def seed_accounts(session: AsyncSession) -> None:
+    from app.auth.seed import seed_accounts as seed
+
+    await seed(session)
+
+
+SEEDERS.append(seed_accounts)
+
+from app.drawdowns.seed import seed_drawdowns  # noqa: E402
+
+SEEDERS.append(seed_drawdowns)
+
+from app.demands.seed import seed_demands  # noqa: E402
+
+SEEDERS.append(seed_demands)

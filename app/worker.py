@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.core import audit
-from app.core.db import Database, session_scope
+from app.core.db import Database
 
 log = logging.getLogger("app.worker")
 
@@ -25,27 +25,29 @@ def step(fn: Step) -> Step:
     return fn
 
 
-# Never `return` from inside `async for session in session_scope(db)`: the generator would be left at its
-# yield, and closing it later raises GeneratorExit there, which rolls the work back (and on SQLite holds the
-# only connection until then). Leave the loop normally so that it commits.
+@step
+async def seal_audit(db: Database, redis: Any) -> int:
+    async with db.sessionmaker() as session:
+        sealed = await audit.seal_pending(session)
+        await session.commit()
+        return sealed
 
 
 @step
-async def seal_audit(db: Database, redis: Any) -> int:
-    sealed = 0
-    async for session in session_scope(db):
-        sealed = await audit.seal_pending(session)
-    return sealed
+async def deliver_webhooks(db: Database, redis: Any) -> int:
+    from app.webhooks.delivery import run
+
+    return await run(db)
 
 
 @step
 async def deliver_sms(db: Database, redis: Any) -> int:
     from app.notifications.delivery import deliver_pending_sms
 
-    handled = 0
-    async for session in session_scope(db):
+    async with db.sessionmaker() as session:
         handled = await deliver_pending_sms(session)
-    return handled
+        await session.commit()
+        return handled
 
 
 async def run_once(db: Database, redis: Any) -> int:
@@ -63,3 +65,45 @@ async def run_forever(db: Database, redis: Any, interval: float = 1.0) -> None:
         done = await run_once(db, redis)
         if not done:
             await asyncio.sleep(interval)
+
+
+@step
+async def sweep_drawdowns(db: Database, redis: Any) -> int:
+    """Lapse approvals not disbursed in time (releasing the held amount) and record loans past due_on as
+    overdue. Reads already derive both; this keeps stored states and pending_fen current."""
+    from app.drawdowns import isolation, lending, service
+    from app.drawdowns.dates import china_today
+
+    # Commit explicitly: returning from inside `async for ... in session_scope(db)` closes the generator at its
+    # yield, which rolls the transaction back instead of committing it. One transaction per kind of change, so
+    # a sweeper never holds certificate rows while it waits for village rows.
+    today = china_today()
+    done = 0
+    async with db.sessionmaker() as session:
+        policy = await isolation.get_policy(session)
+        done += await service.expire_stale(session, policy, today)
+        await session.commit()
+    async with db.sessionmaker() as session:
+        done += await lending.flag_past_due(session, today)
+        await session.commit()
+    return done
+
+
+@step
+async def sweep_demands(db: Database, redis: Any) -> int:
+    """Record demands past their 30 days as expired (telling the farmer); at most every 5 minutes, give open
+    demands their household's current stars and match score (the join scans the open demands)."""
+    from app.demands import service
+
+    async with db.sessionmaker() as session:
+        done = await service.expire_due(session)
+        await session.commit()
+    if await redis.set("worker:demands:stars", "1", nx=True, ex=300):
+        for _ in range(20):
+            async with db.sessionmaker() as session:
+                n = await service.refresh_stars(session)
+                await session.commit()
+            done += n
+            if n < 500:
+                break
+    return done

@@ -1,8 +1,8 @@
 """service stations
 
 Revision ID: 0013
-Revises: 0003
-Create Date: 2026-11-26 04:29:33.951106
+Revises: 0016
+Create Date: 2026-11-26 05:00:44.600469
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import app.core.db
 
 
 revision: str = '0013'
-down_revision: str | None = '0003'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.errors import PasswordRejected, UsernameTaken
+from app.auth.models import BANK_ROLES, Role, User
+from app.banks.models import Bank
 from app.core import audit
+from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.identity import normalize_mobile
 from app.core.security import hash_password
+from app.regions.models import Region
 
 
 async def create_platform_user(
@@ -23,14 +28,24 @@ async def create_platform_user(
     station_id: uuid.UUID | None = None,
     real_name: str | None = None,
     phone: str | None = None,
+    check_policy: bool = True,
 ) -> User:
+    """Raises PasswordRejected (422) for a weak password, UsernameTaken (409) for a duplicate username,
+    ValidationFailed for a bad phone. Usernames are unique regardless of case."""
     from app.auth.passwords import check_password_policy
 
-    problem = check_password_policy(password, username)
+    username = username.strip()
+    problem = check_password_policy(password, username) if check_policy else None
     if problem:
-        raise ValueError(problem)
-    if (await session.execute(select(User.id).where(User.username == username))).first():
-        raise ValueError("username already exists")
+        raise PasswordRejected(errors=[field_error("password", "password_policy", problem)])
+    if phone is not None:
+        normalized = normalize_mobile(phone)
+        if normalized is None:
+            raise ValidationFailed(errors=[field_error("phone", "phone_invalid", "须为中国大陆手机号")])
+        phone = normalized
+    taken = await session.execute(select(User.id).where(func.lower(User.username) == username.lower()))
+    if taken.first():
+        raise UsernameTaken()
     user = User(
         role=role,
         username=username,
@@ -48,6 +63,49 @@ async def create_platform_user(
         action="user.create",
         object_type="user",
         object_id=user.id,
-        after={"role": role, "username": username},
+        after={"role": role, "bank_id": str(bank_id) if bank_id else None, "region_code": region_code},
     )
     return user
+
+
+async def create_bank_user(
+    session: AsyncSession,
+    *,
+    bank_id: uuid.UUID,
+    role: str,
+    username: str,
+    password: str,
+    real_name: str | None,
+    phone: str | None,
+) -> User:
+    if role not in BANK_ROLES:
+        raise ValidationFailed(errors=[field_error("role", "role_not_allowed", "只能创建 bank_staff 或 bank_admin")])
+    bank = await session.get(Bank, bank_id)
+    if bank is None:
+        raise NotFound()
+    return await create_platform_user(
+        session, role=role, username=username, password=password, bank_id=bank.id, real_name=real_name, phone=phone
+    )
+
+
+async def create_regulator(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    real_name: str | None,
+    phone: str | None,
+    region_code: str | None,
+) -> User:
+    region_code = region_code or "4117"
+    if await session.get(Region, region_code) is None:
+        raise ValidationFailed(errors=[field_error("region_code", "region_unknown", "行政区划代码不存在")])
+    return await create_platform_user(
+        session,
+        role=Role.regulator,
+        username=username,
+        password=password,
+        region_code=region_code,
+        real_name=real_name,
+        phone=phone,
+    )

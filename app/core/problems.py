@@ -149,7 +149,10 @@ def install_handlers(app: FastAPI) -> None:
         elif exc.status_code == 415:
             err = UnsupportedMediaType()
         elif exc.status_code == 400:
-            err = AppError()
+            # Starlette's only 400 is a body it could not parse (e.g. bytes that are not UTF-8 JSON).
+            err = ValidationFailed(
+                errors=[{"field": "body", "code": "json_invalid", "message": "请求体不是有效的 JSON"}]
+            )
         else:
             err = InternalError()
         resp = problem_response(request, err)

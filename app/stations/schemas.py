@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.schemas import StaffCreate
 from app.stations.functions import STANDARD, StationFunction
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="纬度（WGS-84）")]
@@ -78,16 +79,10 @@ class StationPublic(BaseModel):
     updated_at: datetime | None
 
 
-class AgentCreate(BaseModel):
+class AgentCreate(StaffCreate):
     """The staff body (API.md "Staff"); for a station the role can only be `station_agent`."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    password: str = Field(min_length=1, max_length=128)
     role: str = Field(default="station_agent", max_length=32)
-    real_name: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=32)
 
 
 class AgentPublic(BaseModel):

@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.dependencies import Principal
-from app.auth.models import Role, User
+from app.auth.models import Role
 from app.auth.users import create_platform_user
 from app.banks.models import Bank, BankCounty
 from app.core import audit
 from app.core.crypto import mask_name, mask_phone
 from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, Forbidden, NotFound, ValidationFailed, field_error
-from app.core.identity import normalize_contact_phone, normalize_mobile
+from app.core.identity import normalize_contact_phone
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_uuid
 from app.regions.models import Level, Region
 from app.stations import functions as fn
@@ -326,26 +326,17 @@ async def list_nearest(
 async def create_agent(session: AsyncSession, station_id: uuid.UUID, body: AgentCreate) -> AgentPublic:
     if body.role != Role.station_agent:
         raise ValidationFailed(errors=[field_error("role", "role_invalid", "服务站协管员的角色须为 station_agent")])
-    phone: str | None = None
-    if body.phone is not None:
-        phone = normalize_mobile(body.phone)
-        if phone is None:
-            raise ValidationFailed(errors=[field_error("phone", "phone_invalid", "须为中国大陆手机号")])
     station = await _get(session, station_id)
-    if (await session.execute(select(User.id).where(User.username == body.username))).first():
-        raise ValidationFailed(errors=[field_error("username", "username_taken", "用户名已被使用")])
-    try:
-        user = await create_platform_user(
-            session,
-            role=Role.station_agent,
-            username=body.username,
-            password=body.password,
-            station_id=station.id,
-            real_name=body.real_name,
-            phone=phone,
-        )
-    except ValueError as exc:
-        raise ValidationFailed(errors=[field_error("password", "password_policy", str(exc))]) from exc
+    # Raises PasswordRejected / ValidationFailed (422) and UsernameTaken (409) like every staff onboarding.
+    user = await create_platform_user(
+        session,
+        role=Role.station_agent,
+        username=body.username,
+        password=body.password,
+        station_id=station.id,
+        real_name=body.real_name,
+        phone=body.phone,
+    )
     assert user.username is not None
     return AgentPublic(
         id=user.id,

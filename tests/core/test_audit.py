@@ -51,3 +51,23 @@ async def test_seal_and_verify_then_tamper(app) -> None:
         await s.commit()
     async with db.sessionmaker() as s:
         assert (await audit.verify_chain(s))[0]
+
+
+async def test_worker_step_seals_and_commits(app) -> None:
+    from sqlalchemy import func
+
+    from app.worker import seal_audit
+
+    async with app.state.db.sessionmaker() as s:
+        await audit.record(s, action="test.worker", object_type="test", object_id="worker-seal")
+        await s.commit()
+    assert await seal_audit(app.state.db, app.state.redis) >= 1
+    async with app.state.db.sessionmaker() as s:
+        unsealed = (
+            await s.execute(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.object_id == "worker-seal", AuditEntry.chain_seq.is_(None))
+            )
+        ).scalar_one()
+        assert unsealed == 0

@@ -94,3 +94,13 @@ async def test_farmer_on_admin_route_is_403(client: httpx.AsyncClient, farmer_he
     r = await client.post("/admin/regions/import", content=b"", headers=farmer_headers)
     assert r.status_code == 403
     assert r.json()["code"] == "forbidden"
+
+
+async def test_body_that_is_not_utf8_json_is_422(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    bank = (await client.get("/banks")).json()["items"]
+    target = f"/admin/banks/{bank[0]['id']}" if bank else "/admin/banks/00000000-0000-0000-0000-000000000000"
+    r = await client.patch(
+        target, content=b"\xff\xfe\x00", headers={**admin_headers, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"

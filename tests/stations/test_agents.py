@@ -47,7 +47,7 @@ async def test_admin_creates_agent_bound_to_station(
     assert (await verify_password(str(body["password"]), user.password_hash))[0]
     # same username again
     r = await client.post(f"/admin/stations/{s['id']}/agents", json=body, headers=admin_headers)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "username"
+    assert r.status_code == 409 and r.json()["code"] == "conflict"
 
 
 async def test_agent_body_rules(client: httpx.AsyncClient, admin_headers, make_station: MakeStation) -> None:

@@ -1,0 +1,203 @@
+"""The farmer's own account: profile, household linking, enterprise profile, phone change."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import otp, sessions
+from app.auth.models import EnterpriseProfile, Role, User
+from app.core import audit, crypto, ratelimit
+from app.core.config import get_settings
+from app.core.errors import (
+    Conflict,
+    HouseholdAlreadyLinked,
+    InvalidState,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+    field_error,
+)
+from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
+from app.credit.models import Household
+from app.regions.models import Region
+
+ID_KIND = "resident_id"
+USCC_KIND = "uscc"
+
+
+async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    q = select(User).where(User.id == user_id)
+    if lock:
+        q = q.with_for_update()
+    user = (await session.execute(q)).scalar_one_or_none()
+    if user is None or user.deleted_at is not None:
+        raise NotFound()
+    return user
+
+
+async def linked_household(session: AsyncSession, user_id: uuid.UUID) -> Household | None:
+    return (await session.execute(select(Household).where(Household.user_id == user_id))).scalar_one_or_none()
+
+
+async def enterprise_of(session: AsyncSession, user_id: uuid.UUID) -> EnterpriseProfile | None:
+    return (
+        await session.execute(select(EnterpriseProfile).where(EnterpriseProfile.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+def _id_number(user: User) -> str | None:
+    return crypto.decrypt(user.id_number_enc, ID_KIND) if user.id_number_enc else None
+
+
+async def view(session: AsyncSession, user: User) -> dict[str, Any]:
+    household = await linked_household(session, user.id)
+    enterprise = await enterprise_of(session, user.id)
+    return {
+        "id": user.id,
+        "role": user.role,
+        "phone": user.phone,
+        "real_name": user.real_name,
+        "id_number": crypto.mask_id_number(_id_number(user)),
+        "village_code": household.village_code if household else user.village_code,
+        "household_type": user.household_type,
+        "is_registered_poor": household.is_registered_poor if household else False,
+        "household_linked": household is not None,
+        "enterprise": enterprise_view(enterprise) if enterprise else None,
+        "created_at": user.created_at,
+    }
+
+
+def enterprise_view(e: EnterpriseProfile) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "unified_social_credit_code": crypto.mask_id_number(crypto.decrypt(e.uscc_enc, USCC_KIND)),
+        "updated_at": e.updated_at or e.created_at,
+    }
+
+
+def _link_key(user_id: uuid.UUID) -> str:
+    return f"link-fail:{user_id.hex}"
+
+
+_LINK_LIMIT = ("今日实名绑定尝试次数过多，请明天再试", "Too many household link attempts today")
+
+
+async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
+    """PATCH /me. Setting real_name + id_number that both match a household links it; anything else links
+    nothing and says nothing about whether the ID exists. Failed links are limited per day."""
+    s = get_settings()
+    user = await load_user(session, user_id, lock=True)
+    household = await linked_household(session, user.id)
+    id_number: str | None = None
+    if "id_number" in changes and changes["id_number"] is not None:
+        id_number = normalize_resident_id(changes["id_number"])
+        if id_number is None:
+            raise ValidationFailed(
+                errors=[field_error("id_number", "id_number_invalid", "身份证号码无效（GB 11643 校验位不符）")]
+            )
+    if "village_code" in changes and changes["village_code"] is not None:
+        region = await session.get(Region, changes["village_code"])
+        if region is None or region.level not in ("village", "community"):
+            raise ValidationFailed(errors=[field_error("village_code", "village_unknown", "村（社区）代码不存在")])
+    identity_change = ("real_name" in changes and changes["real_name"] != user.real_name) or (
+        id_number is not None and crypto.index_hash(id_number, ID_KIND) != user.id_number_hash
+    )
+    if household is not None and identity_change:
+        raise InvalidState(("已绑定农户，不能修改姓名或身份证号", "Name and ID are fixed once a household is linked"))
+    wants_link = household is None and ("real_name" in changes or "id_number" in changes)
+    if wants_link:
+        retry = await ratelimit.peek(redis, _link_key(user.id), s.link_attempts_per_day, 86400)
+        if retry is not None:
+            raise RateLimited(retry, _LINK_LIMIT)
+    before = {"household_linked": household is not None}
+    if "real_name" in changes:
+        user.real_name = changes["real_name"]
+    if id_number is not None:
+        user.id_number_enc = crypto.encrypt(id_number, ID_KIND)
+        user.id_number_hash = crypto.index_hash(id_number, ID_KIND)
+    for field in ("village_code", "household_type"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    user.updated_at = datetime.now(UTC)
+    session.add(user)
+    linked = False
+    if wants_link and user.real_name and user.id_number_hash:
+        candidate = (
+            await session.execute(
+                select(Household).where(Household.id_number_hash == user.id_number_hash).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if candidate is not None and candidate.real_name == user.real_name:
+            if candidate.user_id is not None and candidate.user_id != user.id:
+                raise HouseholdAlreadyLinked()
+            candidate.user_id = user.id
+            candidate.updated_at = datetime.now(UTC)
+            session.add(candidate)
+            linked = True
+        else:
+            # this failure fills the day's budget; the next attempt gets the 429
+            with contextlib.suppress(RateLimited):
+                await ratelimit.hit(redis, _link_key(user.id), s.link_attempts_per_day, 86400, _LINK_LIMIT)
+    await session.flush()
+    await audit.record(
+        session,
+        action="user.profile_update",
+        object_type="user",
+        object_id=user.id,
+        before=before,
+        after={"household_linked": linked or household is not None, "fields": sorted(changes)},
+    )
+    return user
+
+
+async def put_enterprise(session: AsyncSession, user_id: uuid.UUID, name: str, code: str) -> EnterpriseProfile:
+    uscc = normalize_uscc(code)
+    if uscc is None:
+        raise ValidationFailed(
+            errors=[
+                field_error("unified_social_credit_code", "uscc_invalid", "统一社会信用代码无效（GB 32100 校验位不符）")
+            ]
+        )
+    user = await load_user(session, user_id, lock=True)
+    profile = await enterprise_of(session, user.id)
+    now = datetime.now(UTC)
+    if profile is None:
+        profile = EnterpriseProfile(user_id=user.id, name=name, uscc_enc="", uscc_hash="")
+    profile.name = name
+    profile.uscc_enc = crypto.encrypt(uscc, USCC_KIND)
+    profile.uscc_hash = crypto.index_hash(uscc, USCC_KIND)
+    profile.updated_at = now
+    session.add(profile)
+    await session.flush()
+    await audit.record(session, action="user.enterprise_update", object_type="user", object_id=user.id)
+    return profile
+
+
+async def change_phone(
+    session: AsyncSession, redis: Any, *, user_id: uuid.UUID, sid: str | None, new_phone: str, code: str
+) -> User:
+    """POST /me/phone: a `login` code from the new phone; every other session of the account ends."""
+    phone = normalize_mobile(new_phone)
+    if phone is None:
+        raise ValidationFailed(errors=[field_error("new_phone", "phone_invalid", "须为中国大陆手机号")])
+    user = await load_user(session, user_id, lock=True)
+    await otp.verify_code(redis, phone, otp.Purpose.login, code)
+    if phone != user.phone:
+        taken = await session.execute(
+            select(User.id).where(User.phone == phone, User.role == Role.farmer, User.id != user.id)
+        )
+        if taken.first():
+            raise Conflict(("该手机号已绑定其他账号", "This phone number belongs to another account"))
+    user.phone = phone
+    user.updated_at = datetime.now(UTC)
+    session.add(user)
+    await sessions.revoke_user_sessions(session, redis, user.id, keep_sid=sid)
+    await session.flush()
+    await audit.record(session, action="user.phone_change", object_type="user", object_id=user.id)
+    return user

@@ -1,0 +1,167 @@
+"""Credit villages and townships (seed: ≥ 70 % / ≥ 65 %, thresholds stored as policy data) and credit isolation.
+
+Per-village counters (`village_credit_stats`) move in the same transaction as the rating changes that move them,
+so nothing here ever scans households.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.db import utcnow
+from app.credit.models import CreditSetting, VillageCreditStats
+from app.credit.rating import is_credit_area
+from app.regions.models import Region
+
+if TYPE_CHECKING:
+    from app.drawdowns.isolation import AreaFigures
+
+DEFAULT_THRESHOLDS = {"credit_village_ratio": Decimal("0.70"), "credit_township_ratio": Decimal("0.65")}
+
+
+async def isolation(session: AsyncSession, village_code: str) -> tuple[bool, bool]:
+    """(village isolated, township isolated): overdue ratio at or over the policy lines (5% / 3%).
+
+    The loan figures are kept by the draw-down domain; this is the credit domain's entry point to them."""
+    from app.drawdowns import isolation as _isolation
+
+    return await _isolation.isolation(session, village_code)
+
+
+async def area_loan_figures(session: AsyncSession, codes: Iterable[str]) -> dict[str, AreaFigures]:
+    """Per code: `loan_balance_fen`, `overdue_balance_fen` and `overdue_ratio` (None when no balance)."""
+    from app.drawdowns import isolation as _isolation
+
+    return await _isolation.area_loan_figures(session, codes)
+
+
+async def threshold(session: AsyncSession, key: str) -> Decimal:
+    value = await session.scalar(select(CreditSetting.value).where(CreditSetting.key == key))
+    return Decimal(value) if value is not None else DEFAULT_THRESHOLDS[key]
+
+
+async def apply_deltas(session: AsyncSession, deltas: Mapping[str, tuple[int, int]]) -> None:
+    """Add (rated, credit) deltas per village code and refresh each village's credit status."""
+    deltas = {code: d for code, d in deltas.items() if d != (0, 0)}
+    if not deltas:
+        return
+    ratio = await threshold(session, "credit_village_ratio")
+    codes = sorted(deltas)
+    now = utcnow()
+    for i in range(0, len(codes), 500):
+        chunk = codes[i : i + 500]
+        rows = (
+            await session.execute(
+                select(VillageCreditStats.village_code, VillageCreditStats.rated, VillageCreditStats.credit)
+                .where(col(VillageCreditStats.village_code).in_(chunk))
+                .with_for_update()
+            )
+        ).all()
+        have = {code: (rated, credit) for code, rated, credit in rows}
+        new_rows, upd = [], []
+        for code in chunk:
+            d_rated, d_credit = deltas[code]
+            if code in have:
+                rated, credit = have[code][0] + d_rated, have[code][1] + d_credit
+                upd.append(
+                    {
+                        "village_code": code,
+                        "rated": rated,
+                        "credit": credit,
+                        "is_credit_village": is_credit_area(credit, rated, ratio),
+                        "updated_at": now,
+                    }
+                )
+            else:
+                new_rows.append(
+                    {
+                        "village_code": code,
+                        "township_code": code[:9],
+                        "rated": d_rated,
+                        "credit": d_credit,
+                        "is_credit_village": is_credit_area(d_credit, d_rated, ratio),
+                        "updated_at": now,
+                    }
+                )
+        if new_rows:
+            await session.execute(insert(VillageCreditStats), new_rows)
+        if upd:
+            await session.execute(update(VillageCreditStats), upd)
+
+
+@dataclass(frozen=True)
+class AreaStatus:
+    code: str
+    name: str
+    is_credit: bool
+    rated: int = 0
+    credit: int = 0
+
+
+async def village_status(session: AsyncSession, village_code: str) -> AreaStatus:
+    from app.regions.service import display_name
+
+    region = await session.get(Region, village_code)
+    stats = await session.get(VillageCreditStats, village_code)
+    ratio = await threshold(session, "credit_village_ratio")
+    rated, credit = (stats.rated, stats.credit) if stats else (0, 0)
+    return AreaStatus(
+        code=village_code,
+        name=display_name(region.name) if region else village_code,
+        is_credit=is_credit_area(credit, rated, ratio),
+        rated=rated,
+        credit=credit,
+    )
+
+
+async def township_status(session: AsyncSession, township_code: str) -> AreaStatus:
+    """Credit township: ≥ 65 % of ALL its village-level regions (communities excluded) are credit villages."""
+    region = await session.get(Region, township_code)
+    villages = (
+        (
+            await session.execute(
+                select(Region.code).where(Region.parent_code == township_code, Region.level == "village")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    v_ratio = await threshold(session, "credit_village_ratio")
+    t_ratio = await threshold(session, "credit_township_ratio")
+    credit_villages = 0
+    if villages:
+        rows = (
+            await session.execute(
+                select(VillageCreditStats.rated, VillageCreditStats.credit).where(
+                    col(VillageCreditStats.village_code).in_(list(villages))
+                )
+            )
+        ).all()
+        credit_villages = sum(1 for rated, credit in rows if is_credit_area(credit, rated, v_ratio))
+    return AreaStatus(
+        code=township_code,
+        name=region.name if region else township_code,
+        is_credit=is_credit_area(credit_villages, len(villages), t_ratio),
+        rated=len(villages),
+        credit=credit_villages,
+    )
+
+
+async def count_credit_villages(session: AsyncSession, prefix: str) -> int:
+    """Credit villages (village level only) whose code starts with `prefix` — for supervision statistics."""
+    ratio = await threshold(session, "credit_village_ratio")
+    rows = (
+        await session.execute(
+            select(VillageCreditStats.rated, VillageCreditStats.credit)
+            .join(Region, Region.code == VillageCreditStats.village_code)
+            .where(Region.level == "village", col(VillageCreditStats.village_code).startswith(prefix))
+        )
+    ).all()
+    return sum(1 for rated, credit in rows if is_credit_area(credit, rated, ratio))

@@ -1,0 +1,219 @@
+"""The farmer's side of credit: `/me/credit`, activation (启信) and objections."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.dependencies import Principal
+from app.auth.models import User
+from app.banks.models import Bank, BankCounty
+from app.consents import service as consents
+from app.core import audit
+from app.core.db import utcnow
+from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
+from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.credit import areas, rating
+from app.credit.certificates import effective_status
+from app.credit.models import Certificate, Household, Objection
+from app.credit.ratings import factor_catalogue
+from app.credit.schemas import (
+    CertificatePublic,
+    FactorExplained,
+    LeadBank,
+    MyCredit,
+    ObjectionCreate,
+    ObjectionPublic,
+    RatingComponents,
+    RatingFactors,
+    RatingPublic,
+    TownshipPublic,
+    VillagePublic,
+)
+from app.credit.service import _tell, objection_public
+from app.notifications import service as notifications
+from app.regions.service import display_name
+
+
+async def household_of(session: AsyncSession, user_id: uuid.UUID, lock: bool = False) -> Household | None:
+    stmt = select(Household).where(Household.user_id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def _current(session: AsyncSession, household_id: uuid.UUID, lock: bool = False) -> Certificate | None:
+    stmt = select(Certificate).where(Certificate.household_id == household_id, col(Certificate.is_current).is_(True))
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def certificate_public(session: AsyncSession, cert: Certificate) -> CertificatePublic:
+    lead = None
+    if cert.lead_bank_id is not None:
+        name = await session.scalar(select(Bank.name).where(Bank.id == cert.lead_bank_id))
+        lead = LeadBank(id=cert.lead_bank_id, name=name or "")
+    return CertificatePublic(
+        id=cert.id,
+        number=cert.number,
+        color=cert.color,
+        stars=cert.stars,
+        limit_fen=cert.limit_fen,
+        outstanding_fen=cert.outstanding_fen,
+        pending_fen=cert.pending_fen,
+        available_fen=max(0, cert.limit_fen - cert.outstanding_fen - cert.pending_fen),
+        status=effective_status(cert),
+        lead_bank=lead,
+        max_annual_rate_bp=cert.max_annual_rate_bp,
+        issued_on=cert.issued_on,
+        expires_on=cert.expires_on,
+    )
+
+
+def _explain(h: Household) -> str:
+    if h.composite_score is None:
+        return "尚未完成信用评定。"
+    base = (
+        f"综合得分 {h.composite_score} = 省农户信用信息系统评分 {h.provincial_score} × 70% + "
+        f"村评定小组评分 {h.village_score} × 30%（四舍五入保留一位小数）。"
+    )
+    if h.vetoed:
+        return base + "因存在一票否决项，暂不能评为信用户。"
+    if h.stars == 0:
+        return base + "综合得分低于 76 分，暂不能评为信用户。"
+    return base + f"评定为 {h.stars} 星信用户。加分项和减分项由村评定小组在村级评分中综合考虑。"
+
+
+async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
+    h = await household_of(session, p.id)
+    village_code: str | None = h.village_code if h else None
+    if village_code is None:
+        village_code = await session.scalar(select(User.village_code).where(User.id == p.id))
+    rating_out = cert_out = None
+    if h is not None:
+        catalogue = await factor_catalogue(session)
+
+        def explained(codes: list[str]) -> list[FactorExplained]:
+            return [FactorExplained(code=c, label=catalogue.get(c, ("", c))[1]) for c in codes]
+
+        rating_out = RatingPublic(
+            stars=h.stars if h.is_credit_household else 0,
+            composite_score=h.composite_score,
+            provincial_score=h.provincial_score,
+            village_score=h.village_score,
+            is_credit_household=h.is_credit_household,
+            vetoed=h.vetoed,
+            factors=RatingFactors(
+                components=RatingComponents(
+                    provincial_score=h.provincial_score,
+                    provincial_weight=rating.PROVINCIAL_WEIGHT,
+                    village_score=h.village_score,
+                    village_weight=rating.VILLAGE_WEIGHT,
+                    composite_score=h.composite_score,
+                ),
+                positives=explained(list(h.positives or [])),
+                negatives=explained(list(h.negatives or [])),
+                vetoes=explained(list(h.vetoes or [])),
+                explanation=_explain(h),
+            ),
+            rated_at=h.rated_at,
+        )
+        cert = await _current(session, h.id)
+        if cert is not None:
+            cert_out = await certificate_public(session, cert)
+    village = township = None
+    if village_code and len(village_code) == 12:
+        v_iso, t_iso = await areas.isolation(session, village_code)
+        vs = await areas.village_status(session, village_code)
+        ts = await areas.township_status(session, village_code[:9])
+        village = VillagePublic(
+            code=vs.code, name=display_name(vs.name), is_credit_village=vs.is_credit, isolated=v_iso
+        )
+        township = TownshipPublic(code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=t_iso)
+    return MyCredit(rating=rating_out, certificate=cert_out, village=village, township=township)
+
+
+async def activate(session: AsyncSession, p: Principal, lead_bank_id: uuid.UUID) -> CertificatePublic:
+    """启信: the household picks a lead bank serving its county; that choice is its consent to that bank."""
+    h = await household_of(session, p.id)
+    cert = await _current(session, h.id, lock=True) if h else None
+    bank = await session.get(Bank, lead_bank_id)
+    if bank is None or not bank.is_active:
+        raise NotFound(("银行不存在", "No such bank"))
+    if h is None or cert is None or effective_status(cert) not in ("issued", "active"):
+        raise CertificateInactive()
+    serves = await session.scalar(
+        select(BankCounty.bank_id).where(BankCounty.bank_id == bank.id, BankCounty.county_code == h.county_code)
+    )
+    if serves is None:
+        raise BankNotServingCounty()
+    previous = cert.lead_bank_id
+    if previous == bank.id and cert.status == "active":
+        return await certificate_public(session, cert)
+    if previous is not None and previous != bank.id:
+        if cert.pending_fen != 0 or cert.outstanding_fen != 0:
+            raise InvalidState(
+                ("当前主办银行尚有在途或未还贷款，暂不能更换", "Loans are pending or outstanding with the lead bank")
+            )
+        await consents.withdraw_for_bank(
+            session, household_id=h.id, bank_id=previous, source="activation", reason="lead_bank_changed"
+        )
+    old_status = cert.status
+    cert.lead_bank_id, cert.status, cert.activated_at, cert.updated_at = bank.id, "active", utcnow(), utcnow()
+    await session.flush()
+    await consents.grant(session, user_id=p.id, household_id=h.id, bank_id=bank.id, source="activation")
+    await audit.record(
+        session,
+        action="certificate.activate",
+        object_type="certificate",
+        object_id=cert.id,
+        before={"status": old_status, "lead_bank_id": str(previous) if previous else None},
+        after={"status": "active", "lead_bank_id": str(bank.id)},
+    )
+    await _tell(session, cert, ["activated"], "activation")
+    return await certificate_public(session, cert)
+
+
+async def object_to_rating(session: AsyncSession, p: Principal, body: ObjectionCreate) -> ObjectionPublic:
+    h = await household_of(session, p.id)
+    o = Objection(
+        user_id=p.id,
+        household_id=h.id if h else None,
+        village_code=h.village_code if h else None,
+        reason=body.reason,
+    )
+    session.add(o)
+    await session.flush()
+    await audit.record(session, action="objection.create", object_type="objection", object_id=o.id)
+    await notifications.notify(
+        session,
+        kind="objection.received",
+        user_id=p.id,
+        title="已收到您的信用评级异议",
+        body="我们已收到您对信用评级的异议，监管部门将尽快核实处理并通知您结果。",
+        data={"objection_id": str(o.id)},
+    )
+    return objection_public(o)
+
+
+async def my_objections(
+    session: AsyncSession, p: Principal, limit: int, cursor: str | None
+) -> tuple[list[ObjectionPublic], str | None]:
+    cols = [(Objection.created_at, True), (Objection.id, True)]
+    stmt = select(Objection).where(Objection.user_id == p.id)
+    if cursor:
+        stmt = stmt.where(after(cols, decode_cursor(cursor, [parse_dt, parse_uuid])))
+    rows = (await session.execute(stmt.order_by(*order_by(cols)).limit(limit + 1))).scalars().all()
+    items, nxt = page_of(rows, limit, lambda o: [o.created_at, o.id])
+    return [objection_public(o) for o in items], nxt
+
+
+async def my_objection(session: AsyncSession, p: Principal, objection_id: uuid.UUID) -> ObjectionPublic:
+    o = await session.scalar(select(Objection).where(Objection.id == objection_id, Objection.user_id == p.id))
+    if o is None:
+        raise NotFound()
+    return objection_public(o)

@@ -1,0 +1,310 @@
+"""Applying ratings: one household (admin, agent) or a bulk import, with history, counters and certificates.
+
+Both paths end in `_after_rating`, which writes the history rows, moves the per-village counters, re-derives
+certificates in bulk and tells lead banks and linked farmers what changed — a fixed number of queries per
+chunk, never one per row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core import audit
+from app.core.audit import Actor
+from app.core.db import utcnow
+from app.core.errors import NotFound, ValidationFailed, field_error
+from app.credit import areas, certificates, rating
+from app.credit.models import Certificate, Household, RatingChange, RatingFactor
+from app.events import service as events
+from app.notifications import service as notifications
+
+CHUNK = 1000
+
+
+@dataclass
+class RatingState:
+    village_code: str
+    provincial_score: Decimal | None
+    village_score: Decimal | None
+    composite_score: Decimal | None
+    stars: int
+    is_credit_household: bool
+    vetoed: bool
+    positives: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+    vetoes: list[str] = field(default_factory=list)
+    is_registered_poor: bool = False
+
+    @property
+    def rated(self) -> bool:
+        return self.composite_score is not None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "village_code": self.village_code,
+            "provincial_score": _s(self.provincial_score),
+            "village_score": _s(self.village_score),
+            "composite_score": _s(self.composite_score),
+            "stars": self.stars,
+            "is_credit_household": self.is_credit_household,
+            "vetoed": self.vetoed,
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "vetoes": self.vetoes,
+            "is_registered_poor": self.is_registered_poor,
+        }
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def compute(
+    village_code: str,
+    provincial: Decimal | None,
+    village: Decimal | None,
+    positives: list[str],
+    negatives: list[str],
+    vetoes: list[str],
+    is_registered_poor: bool,
+) -> RatingState:
+    if provincial is None or village is None:
+        composite, stars, credit, vetoed = None, 0, False, bool(vetoes)
+    else:
+        r = rating.rate(provincial, village, vetoes)
+        composite, stars, credit, vetoed = r.composite, r.stars, r.is_credit_household, r.vetoed
+    return RatingState(
+        village_code, provincial, village, composite, stars, credit, vetoed,
+        list(positives), list(negatives), list(vetoes), is_registered_poor,
+    )  # fmt: skip
+
+
+def state_of(h: Household) -> RatingState:
+    return RatingState(
+        h.village_code, h.provincial_score, h.village_score, h.composite_score, h.stars,
+        h.is_credit_household, h.vetoed, list(h.positives or []), list(h.negatives or []),
+        list(h.vetoes or []), h.is_registered_poor,
+    )  # fmt: skip
+
+
+def household_values(s: RatingState, now: datetime) -> dict[str, Any]:
+    return {
+        "village_code": s.village_code,
+        "township_code": s.village_code[:9],
+        "county_code": s.village_code[:6],
+        "provincial_score": s.provincial_score,
+        "village_score": s.village_score,
+        "composite_score": s.composite_score,
+        "stars": s.stars,
+        "is_credit_household": s.is_credit_household,
+        "vetoed": s.vetoed,
+        "positives": s.positives,
+        "negatives": s.negatives,
+        "vetoes": s.vetoes,
+        "is_registered_poor": s.is_registered_poor,
+        "rated_at": now if s.rated else None,
+        "updated_at": now,
+    }
+
+
+@dataclass
+class Change:
+    household_id: uuid.UUID
+    user_id: uuid.UUID | None
+    old: RatingState | None
+    new: RatingState
+
+
+async def factor_catalogue(session: AsyncSession) -> dict[str, tuple[str, str]]:
+    """code → (kind, Chinese label), active factors only."""
+    rows = (
+        await session.execute(
+            select(RatingFactor.code, RatingFactor.kind, RatingFactor.label_zh).where(
+                col(RatingFactor.is_active).is_(True)
+            )
+        )
+    ).all()
+    return {code: (kind, label) for code, kind, label in rows}
+
+
+def check_codes(
+    catalogue: dict[str, tuple[str, str]], kind: str, codes: Sequence[str], path: str
+) -> list[dict[str, str]]:
+    return [
+        field_error(f"{path}.{i}", "unknown_factor", f"未知的{_KIND_ZH[kind]}代码：{code[:48]}")
+        for i, code in enumerate(codes)
+        if catalogue.get(code, ("", ""))[0] != kind
+    ]
+
+
+_KIND_ZH = {"positive": "加分项", "negative": "减分项", "veto": "一票否决项"}
+
+
+async def _after_rating(
+    session: AsyncSession, changes: list[Change], *, actor: Actor, source: str, reason: str
+) -> None:
+    if not changes:
+        return
+    now = utcnow()
+    history = [
+        {
+            "id": uuid.uuid4(),
+            "household_id": c.household_id,
+            "source": source,
+            "actor_type": actor.type,
+            "actor_id": actor.id[:64],
+            "actor_role": actor.role[:32],
+            "before": c.old.summary() if c.old else None,
+            "after": c.new.summary(),
+            "created_at": now,
+        }
+        for c in changes
+    ]
+    for i in range(0, len(history), CHUNK):
+        await session.execute(insert(RatingChange), history[i : i + CHUNK])
+
+    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for c in changes:
+        if c.old is not None and c.old.rated:
+            deltas[c.old.village_code][0] -= 1
+            deltas[c.old.village_code][1] -= int(c.old.is_credit_household)
+        if c.new.rated:
+            deltas[c.new.village_code][0] += 1
+            deltas[c.new.village_code][1] += int(c.new.is_credit_household)
+    await areas.apply_deltas(session, {k: (v[0], v[1]) for k, v in deltas.items()})
+
+    policies = await certificates.load_policies(session)
+    by_household = {c.household_id: c for c in changes}
+    ids = list(by_household)
+    current: dict[uuid.UUID, Certificate] = {}
+    for i in range(0, len(ids), CHUNK):
+        rows = (
+            (
+                await session.execute(
+                    select(Certificate)
+                    .where(col(Certificate.household_id).in_(ids[i : i + CHUNK]), col(Certificate.is_current).is_(True))
+                    .with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        current.update({c.household_id: c for c in rows})
+    derivations = []
+    for hid, c in by_household.items():
+        d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason)
+        if d.ledger or d.changed or d.new_cert:
+            derivations.append((c, d))
+    await certificates.write(session, [d for _, d in derivations])
+    for c, d in derivations:
+        cert = d.certificate
+        if cert is None:
+            continue
+        kinds = [e["kind"] for e in d.ledger]
+        if cert.lead_bank_id is not None:
+            await events.emit(
+                session,
+                type="certificate.changed",
+                bank_id=cert.lead_bank_id,
+                data={
+                    "certificate_id": str(cert.id),
+                    "household_id": str(c.household_id),
+                    "number": cert.number,
+                    "status": cert.status,
+                    "color": cert.color,
+                    "stars": cert.stars,
+                    "limit_fen": cert.limit_fen,
+                    "changes": kinds,
+                },
+            )
+        if c.user_id is not None:
+            await notifications.notify(
+                session,
+                kind="certificate.changed",
+                user_id=c.user_id,
+                title="您的授信证有变化",
+                body=_farmer_text(cert, kinds),
+                data={"certificate_id": str(cert.id), "changes": kinds},
+            )
+
+
+def _farmer_text(cert: Certificate, kinds: list[str]) -> str:
+    color = "红本" if cert.color == "red" else "蓝本"
+    yuan = cert.limit_fen // 100
+    if "revoked" in kinds:
+        return f"根据最新信用评定结果，您的授信证（{cert.number}）已撤销。如有异议可在 App 中提出。"
+    if "granted" in kinds or "renewed" in kinds:
+        return f"您已获得普惠授信证（{color}，{cert.stars}星，额度 {yuan} 元），编号 {cert.number}。"
+    return f"您的授信证（{cert.number}）已调整为{color}、{cert.stars}星，额度 {yuan} 元。"
+
+
+async def rate_household(
+    session: AsyncSession,
+    household: Household,
+    *,
+    provincial: Decimal | None,
+    village: Decimal | None,
+    positives: list[str],
+    negatives: list[str],
+    vetoes: list[str],
+    is_registered_poor: bool,
+    actor: Actor,
+    source: str,
+) -> Household:
+    old = state_of(household)
+    new = compute(household.village_code, provincial, village, positives, negatives, vetoes, is_registered_poor)
+    if new == old:
+        return household
+    now = utcnow()
+    for key, value in household_values(new, now).items():
+        setattr(household, key, value)
+    await session.flush()
+    await _after_rating(
+        session,
+        [Change(household.id, household.user_id, old, new)],
+        actor=actor,
+        source=source,
+        reason=f"rating:{source}",
+    )
+    await audit.record(
+        session,
+        action="household.rating",
+        object_type="household",
+        object_id=household.id,
+        before={k: v for k, v in old.summary().items() if k != "village_code"},
+        after={k: v for k, v in new.summary().items() if k != "village_code"},
+        source=source,
+    )
+    return household
+
+
+async def set_village_score(session: AsyncSession, household_id: uuid.UUID, score: Decimal, actor: Actor) -> Household:
+    """The village rating group's score (station agents). The caller checks the agent's village."""
+    parsed = rating.parse_score(score)
+    if parsed is None:
+        raise ValidationFailed(errors=[field_error("village_score", "score_invalid", "评分须为 0–100，最多两位小数")])
+    household = await session.scalar(select(Household).where(Household.id == household_id).with_for_update())
+    if household is None:
+        raise NotFound()
+    return await rate_household(
+        session,
+        household,
+        provincial=household.provincial_score,
+        village=parsed,
+        positives=list(household.positives or []),
+        negatives=list(household.negatives or []),
+        vetoes=list(household.vetoes or []),
+        is_registered_poor=household.is_registered_poor,
+        actor=actor,
+        source="agent",
+    )

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth.dependencies import BankDemands, Farmer, StepUp
+from app.core.deps import RedisDep, SessionDep
+from app.core.idempotency import IdempotencyOptional
+from app.core.pagination import Cursor, Limit, Page
+from app.demands import bank, service
+from app.demands.models import DemandStatus
+from app.demands.schemas import MAX_AMOUNT_FEN, BankDemandPublic, DemandCreate, DemandPublic, OfferCreate, OfferPublic
+from app.drawdowns.schemas import Purpose
+
+router = APIRouter(tags=["demands"])
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.post("/me/demands", status_code=201, response_model=DemandPublic, summary="发布融资需求")
+async def create_demand(
+    p: Farmer, idem: IdempotencyOptional, body: DemandCreate, session: SessionDep, redis: RedisDep
+) -> Response:
+    async def work() -> tuple[int, DemandPublic]:
+        return 201, await service.create_mine(session, redis, p, body)
+
+    return await idem.run(session, body, work)
+
+
+@router.get("/me/demands", response_model=Page[DemandPublic], summary="我的融资需求（含报价与推荐产品）")
+async def list_my_demands(
+    p: Farmer,
+    session: SessionDep,
+    response: Response,
+    status: DemandStatus | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[DemandPublic]:
+    response.headers.update(NO_STORE)
+    items, nxt = await service.list_mine(session, p, status, limit, cursor)
+    return Page[DemandPublic](items=items, next_cursor=nxt)
+
+
+@router.get("/me/demands/{demand_id}", response_model=DemandPublic, summary="融资需求详情")
+async def get_my_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep, response: Response) -> DemandPublic:
+    response.headers.update(NO_STORE)
+    return await service.get_mine(session, p, demand_id)
+
+
+@router.post("/me/demands/{demand_id}/withdraw", response_model=DemandPublic, summary="撤回融资需求")
+async def withdraw_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+    return await service.withdraw_mine(session, p, demand_id)
+
+
+@router.post("/me/demands/{demand_id}/renew", response_model=DemandPublic, summary="续期 30 天")
+async def renew_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+    return await service.renew_mine(session, p, demand_id)
+
+
+@router.post(
+    "/me/demands/{demand_id}/offers/{offer_id}/accept",
+    response_model=DemandPublic,
+    summary="接受报价（需短信确认）：记录向该银行提供姓名和手机号的授权",
+)
+async def accept_offer(
+    p: Farmer, _: StepUp, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep
+) -> DemandPublic:
+    return await service.accept_offer(session, demand_id, offer_id, user_id=p.id)
+
+
+@router.post("/me/demands/{demand_id}/offers/{offer_id}/decline", response_model=DemandPublic, summary="婉拒报价")
+async def decline_offer(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> DemandPublic:
+    return await service.decline_offer(session, p, demand_id, offer_id)
+
+
+@router.get(
+    "/bank/demands",
+    response_model=Page[BankDemandPublic],
+    summary="本行服务县区内的融资需求（按匹配度排序，个人信息脱敏）",
+)
+async def list_demands_for_bank(
+    p: BankDemands,
+    session: SessionDep,
+    response: Response,
+    county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    township_code: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    min_amount_fen: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_FEN)] = None,
+    max_amount_fen: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_FEN)] = None,
+    min_term_months: Annotated[int | None, Query(ge=1, le=120)] = None,
+    max_term_months: Annotated[int | None, Query(ge=1, le=120)] = None,
+    purpose: Purpose | None = None,
+    min_stars: Annotated[int | None, Query(ge=0, le=5)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[BankDemandPublic]:
+    response.headers.update(NO_STORE)
+    f = bank.Filters(
+        county_code=county_code,
+        township_code=township_code,
+        min_amount_fen=min_amount_fen,
+        max_amount_fen=max_amount_fen,
+        min_term_months=min_term_months,
+        max_term_months=max_term_months,
+        purpose=purpose.value if purpose else None,
+        min_stars=min_stars,
+    )
+    items, nxt = await bank.list_for_bank(session, p, f, limit, cursor)
+    return Page[BankDemandPublic](items=items, next_cursor=nxt)
+
+
+@router.get("/bank/demands/{demand_id}", response_model=BankDemandPublic, summary="融资需求详情（授权后可见联系方式）")
+async def get_demand_for_bank(
+    p: BankDemands, demand_id: uuid.UUID, session: SessionDep, response: Response
+) -> BankDemandPublic:
+    response.headers.update(NO_STORE)
+    return await bank.get_for_bank(session, p, demand_id)
+
+
+@router.post("/bank/demands/{demand_id}/offers", status_code=201, response_model=OfferPublic, summary="对融资需求报价")
+async def create_demand_offer(
+    p: BankDemands, idem: IdempotencyOptional, body: OfferCreate, demand_id: uuid.UUID, session: SessionDep
+) -> Response:
+    async def work() -> tuple[int, OfferPublic]:
+        return 201, await bank.create_offer(session, p, demand_id, body)
+
+    return await idem.run(session, body, work)
+
+
+@router.delete("/bank/demands/{demand_id}/offers/{offer_id}", status_code=204, summary="撤回报价")
+async def withdraw_demand_offer(
+    p: BankDemands, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep
+) -> Response:
+    await bank.withdraw_offer(session, p, demand_id, offer_id)
+    return Response(status_code=204)

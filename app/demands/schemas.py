@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.catalog.models import CollateralType
+from app.drawdowns.schemas import Purpose
+
+MIN_AMOUNT_FEN = 100_000  # 1,000 yuan
+MAX_AMOUNT_FEN = 1_000_000_000  # 10,000,000 yuan
+DESCRIPTION_MAX = 500
+
+
+class DemandCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: int = Field(ge=MIN_AMOUNT_FEN, le=MAX_AMOUNT_FEN, description="需求金额（分）：1,000–10,000,000 元")
+    term_months: int = Field(ge=1, le=120, description="期限（月）1–120")
+    purpose: Purpose
+    description: str = Field(default="", max_length=DESCRIPTION_MAX, description="用途说明，不超过 500 字")
+    collateral_types: list[CollateralType] = Field(
+        default_factory=list, max_length=len(CollateralType), description="可提供的抵质押物；空 = 无"
+    )
+
+
+class OfferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: uuid.UUID
+    amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
+    annual_rate_bp: int = Field(gt=0, le=100_000, description="年利率（基点）")
+    term_months: int = Field(ge=1, le=120)
+    note: str = Field(default="", max_length=500)
+
+
+class RegionRef(BaseModel):
+    code: str
+    name: str
+
+
+class BankRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ProductRef(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: str
+    bank: BankRef | None = None
+    min_amount_fen: int
+    max_amount_fen: int
+    min_term_months: int
+    max_term_months: int
+    min_annual_rate_bp: int
+    max_annual_rate_bp: int
+    collateral_types: list[str]
+
+
+class OfferPublic(BaseModel):
+    id: uuid.UUID
+    demand_id: uuid.UUID
+    bank: BankRef
+    product: ProductRef
+    amount_fen: int
+    annual_rate_bp: int
+    term_months: int
+    note: str
+    status: str = Field(description="pending | accepted | declined | withdrawn | closed")
+    created_at: datetime
+    updated_at: datetime
+
+
+class SharedView(BaseModel):
+    """Exactly what the banks serving the county see of this demand until the farmer accepts an offer."""
+
+    applicant_name: str | None = Field(description="脱敏姓名（张**）")
+    phone: str | None = Field(description="脱敏手机号")
+    village: RegionRef
+    stars: int
+    amount_fen: int
+    term_months: int
+    purpose: str
+    description: str
+    collateral_types: list[str]
+    banks: list[BankRef] = Field(description="服务本县、可以看到该需求的银行")
+
+
+class DemandPublic(BaseModel):
+    id: uuid.UUID
+    status: str = Field(description="open | accepted | withdrawn | expired")
+    applicant_kind: str = Field(description="household | enterprise")
+    amount_fen: int
+    term_months: int
+    purpose: str
+    description: str
+    collateral_types: list[str]
+    village: RegionRef
+    county_code: str
+    stars: int
+    expires_on: date
+    accepted_offer_id: uuid.UUID | None
+    filed_by_agent: bool
+    offers: list[OfferPublic]
+    suggested_products: list[ProductRef]
+    shared_with_banks: SharedView
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicantView(BaseModel):
+    name: str | None
+    phone: str | None
+    id_number: str | None
+    masked: bool = Field(description="true：未获该农户对本行的授权，个人信息已脱敏")
+
+
+class BankDemandPublic(BaseModel):
+    id: uuid.UUID
+    status: str
+    applicant_kind: str
+    applicant: ApplicantView
+    amount_fen: int
+    term_months: int
+    purpose: str
+    description: str
+    collateral_types: list[str]
+    county_code: str
+    township_code: str
+    village: RegionRef
+    stars: int
+    match_score: Decimal = Field(description="0–100，见 README 的排序说明")
+    match_reasons: list[str]
+    matching_products: list[ProductRef]
+    my_offer: OfferPublic | None
+    expires_on: date
+    created_at: datetime

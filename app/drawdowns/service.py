@@ -1,0 +1,490 @@
+"""Draw-downs: the farmer's side (submit, list, cancel), shared state rules and presentation.
+
+Money moves only through conditional UPDATEs on the certificate row, in the transaction that writes the
+draw-down, its audit entry, notifications and events (and the idempotency record, by the router):
+`pending_fen` holds submitted + approved amounts, `outstanding_fen` disbursed unpaid principal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.dependencies import Principal
+from app.core import audit, ratelimit
+from app.core.config import get_settings
+from app.core.crypto import mask_name
+from app.core.db import utcnow
+from app.core.errors import (
+    AreaIsolated,
+    CertificateInactive,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    TermNotAllowed,
+    field_error,
+)
+from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.credit.models import Certificate, Household
+from app.drawdowns import isolation
+from app.drawdowns.dates import china_today
+from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
+from app.drawdowns.schedule import plan
+from app.drawdowns.schemas import (
+    DrawdownCreate,
+    DrawdownPublic,
+    InstallmentPublic,
+    RepaymentMethod,
+    RepaymentPublic,
+    SchedulePublic,
+)
+from app.events.service import emit
+from app.notifications.service import notify
+from app.regions import service as regions
+
+S = DrawdownStatus
+
+STATUS_ZH = {
+    S.submitted: "已提交",
+    S.approved: "已审批",
+    S.disbursed: "已放款",
+    S.overdue: "已逾期",
+    S.repaid: "已结清",
+    S.written_off: "已核销",
+    S.rejected: "已拒绝",
+    S.cancelled: "已取消",
+    S.expired: "已过期",
+}
+
+
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+# ---- state rules -------------------------------------------------------------------------------------------
+
+
+def approval_expires_on(dd: Drawdown, policy: DrawdownPolicy) -> date | None:
+    if dd.approved_on is None or dd.status != S.approved:
+        return None
+    return dd.approved_on + timedelta(days=policy.approval_valid_days)
+
+
+def effective_status(dd: Drawdown, policy: DrawdownPolicy, today: date) -> S:
+    """The status as it is now, whether or not a job has recorded it: approvals lapse after the validity
+    days; disbursed principal still owed after due_on is overdue."""
+    expires = approval_expires_on(dd, policy)
+    if expires is not None and today > expires:
+        return S.expired
+    if dd.status == S.disbursed and dd.due_on is not None and dd.due_on < today and dd.outstanding_fen > 0:
+        return S.overdue
+    return S(dd.status)
+
+
+def status_filter(status: S, policy: DrawdownPolicy, today: date) -> Any:
+    """SQL for "effective status is `status`" (see effective_status)."""
+    lapse = today - timedelta(days=policy.approval_valid_days)
+    past_due = and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today)
+    stale = and_(Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse)
+    if status == S.approved:
+        return and_(Drawdown.status == S.approved, col(Drawdown.approved_on) >= lapse)
+    if status == S.expired:
+        return or_(Drawdown.status == S.expired, stale)
+    if status == S.disbursed:
+        return and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) >= today)
+    if status == S.overdue:
+        return or_(Drawdown.status == S.overdue, past_due)
+    return Drawdown.status == status
+
+
+async def change_certificate(
+    session: AsyncSession, certificate_id: uuid.UUID, *, pending: int = 0, outstanding: int = 0
+) -> None:
+    """Move money on the certificate row atomically (the CHECK keeps both counters non-negative)."""
+    await session.execute(
+        update(Certificate)
+        .where(Certificate.id == certificate_id)
+        .values(
+            pending_fen=Certificate.pending_fen + pending,
+            outstanding_fen=Certificate.outstanding_fen + outstanding,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> None:
+    if dd.user_id is None:
+        return
+    await notify(
+        session,
+        user_id=dd.user_id,
+        kind=f"drawdown.{status}",
+        title=f"用信申请{STATUS_ZH.get(S(status), status)}",
+        body=f"您 {yuan(dd.amount_fen)} 元的用信{STATUS_ZH.get(S(status), status)}。{extra}".strip(),
+        data={"drawdown_id": str(dd.id), "status": status},
+    )
+
+
+async def set_status(
+    session: AsyncSession,
+    dd: Drawdown,
+    status: S,
+    *,
+    action: str,
+    note: str = "",
+    **audit_extra: Any,
+) -> None:
+    before = {"status": dd.status, "outstanding_fen": dd.outstanding_fen}
+    dd.status = status
+    dd.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action=action,
+        object_type="drawdown",
+        object_id=dd.id,
+        before=before,
+        after={"status": dd.status, "outstanding_fen": dd.outstanding_fen},
+        **audit_extra,
+    )
+    await tell_farmer(session, dd, status, note)
+
+
+async def expire(session: AsyncSession, dd: Drawdown) -> None:
+    """An approval that lapsed: release the held amount."""
+    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await set_status(session, dd, S.expired, action="drawdown.expire", note="审批后超过有效期未放款，额度已释放。")
+
+
+async def expire_stale(
+    session: AsyncSession,
+    policy: DrawdownPolicy,
+    today: date,
+    certificate_id: uuid.UUID | None = None,
+    batch: int = 200,
+) -> int:
+    lapse = today - timedelta(days=policy.approval_valid_days)
+    q = select(Drawdown).where(Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse)
+    if certificate_id is not None:
+        q = q.where(Drawdown.certificate_id == certificate_id)
+    q = q.order_by(Drawdown.certificate_id, Drawdown.id).limit(batch).with_for_update(skip_locked=True)
+    rows = (await session.execute(q)).scalars().all()
+    for dd in rows:
+        await expire(session, dd)
+    return len(rows)
+
+
+async def borrower_has_overdue(session: AsyncSession, household_id: uuid.UUID, today: date) -> bool:
+    hit = (
+        await session.execute(
+            select(Drawdown.id)
+            .where(
+                Drawdown.household_id == household_id,
+                or_(
+                    col(Drawdown.status).in_([S.overdue, S.written_off]),
+                    and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today),
+                ),
+            )
+            .limit(1)
+        )
+    ).first()
+    return hit is not None
+
+
+# ---- presentation ------------------------------------------------------------------------------------------
+
+
+async def repayments_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Repayment]]:
+    out: dict[uuid.UUID, list[Repayment]] = {i: [] for i in ids}
+    if ids:
+        rows = (
+            await session.execute(
+                select(Repayment)
+                .where(col(Repayment.drawdown_id).in_(ids))
+                .order_by(Repayment.paid_on, Repayment.created_at)
+            )
+        ).scalars()
+        for r in rows:
+            out[r.drawdown_id].append(r)
+    return out
+
+
+def public_fields(dd: Drawdown, repayments: list[Repayment], policy: DrawdownPolicy, today: date) -> dict[str, Any]:
+    rate = dd.annual_rate_bp if dd.annual_rate_bp is not None else dd.rate_cap_bp
+    items = plan(
+        dd.repayment_method, dd.amount_fen, rate, dd.term_months + dd.extended_months, dd.disbursed_on or today
+    )
+    return {
+        "id": dd.id,
+        "status": effective_status(dd, policy, today),
+        "amount_fen": dd.amount_fen,
+        "outstanding_fen": dd.outstanding_fen,
+        "annual_rate_bp": dd.annual_rate_bp,
+        "term_months": dd.term_months,
+        "purpose": dd.purpose,
+        "repayment_method": dd.repayment_method,
+        "submitted_on": dd.submitted_on,
+        "approved_on": dd.approved_on,
+        "approval_expires_on": approval_expires_on(dd, policy),
+        "disbursed_on": dd.disbursed_on,
+        "due_on": dd.due_on,
+        "extended_months": dd.extended_months,
+        "renewed_from_id": dd.renewed_from_id,
+        "renewed_to_id": dd.renewed_to_id,
+        "reason": dd.reason,
+        "repayments": [RepaymentPublic(amount_fen=r.amount_fen, paid_on=r.paid_on) for r in repayments],
+        "schedule": SchedulePublic(
+            method=RepaymentMethod(dd.repayment_method),
+            annual_rate_bp=rate,
+            estimated=dd.annual_rate_bp is None or dd.disbursed_on is None,
+            total_principal_fen=sum(i.principal_fen for i in items),
+            total_interest_fen=sum(i.interest_fen for i in items),
+            items=[
+                InstallmentPublic(
+                    period=i.period,
+                    due_on=i.due_on,
+                    principal_fen=i.principal_fen,
+                    interest_fen=i.interest_fen,
+                    payment_fen=i.payment_fen,
+                )
+                for i in items
+            ],
+        ),
+        "created_at": dd.created_at,
+        "updated_at": dd.updated_at,
+    }
+
+
+async def present(session: AsyncSession, dd: Drawdown) -> DrawdownPublic:
+    policy = await isolation.get_policy(session)
+    reps = await repayments_of(session, [dd.id])
+    return DrawdownPublic(**public_fields(dd, reps[dd.id], policy, china_today()))
+
+
+# ---- the farmer --------------------------------------------------------------------------------------------
+
+NO_HOUSEHOLD = ("您的账号尚未关联农户信息，暂不能用信", "Your account is not linked to a household")
+CERT_STATUS_ZH = {
+    "issued": "授信证尚未启用（请先选择主办银行启信）",
+    "frozen": "授信证已冻结",
+    "revoked": "授信证已撤销",
+    "expired": "授信证已过期",
+}
+
+
+async def _isolation_refusal(session: AsyncSession, village_code: str) -> AreaIsolated | None:
+    iso = await isolation.check(session, village_code)
+    if not (iso.village_isolated or iso.township_isolated):
+        return None
+    fig, line, level = (
+        (iso.village, iso.village_line_bp, "village")
+        if iso.village_isolated
+        else (iso.township, iso.township_line_bp, "township")
+    )
+    region = await regions.find(session, fig.code)
+    name = region.name if region else fig.code
+    ratio = fig.overdue_ratio or 0
+    pct = f"{ratio * 100:.2f}"
+    line_pct = f"{line / 100:g}"
+    zh = (
+        f"{name}的逾期贷款率为 {pct}%，已达到{'村' if level == 'village' else '乡镇'}级 {line_pct}% 的信贷隔离线，"
+        f"暂停新增普惠贷款；逾期率降到 {line_pct}% 以下后自动恢复。"
+    )
+    en = f"{fig.code} has an overdue ratio of {pct}%, at or above the {line_pct}% isolation line for a {level}"
+    return AreaIsolated(
+        (zh, en),
+        extra={
+            "area": {
+                "code": fig.code,
+                "name": name,
+                "level": level,
+                "overdue_ratio": str(ratio),
+                "line": str(line / 10000),
+            }
+        },
+    )
+
+
+async def submit(session: AsyncSession, redis: Any, p: Principal, body: DrawdownCreate) -> DrawdownPublic:
+    await ratelimit.hit(
+        redis,
+        f"drawdowns:{p.id.hex}",
+        get_settings().drawdowns_per_day,
+        86400,
+        ("今日用信申请次数已达上限，请明天再试", "Too many draw-downs today"),
+    )
+    policy = await isolation.get_policy(session)
+    if not policy.min_term_months <= body.term_months <= policy.max_term_months:
+        msg = f"用信期限须为 {policy.min_term_months}–{policy.max_term_months} 个月"
+        raise TermNotAllowed(
+            (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
+            errors=[field_error("term_months", "term_not_allowed", msg)],
+        )
+    household = (await session.execute(select(Household).where(Household.user_id == p.id))).scalar_one_or_none()
+    if household is None:
+        raise CertificateInactive(NO_HOUSEHOLD)
+    cert = (
+        await session.execute(
+            select(Certificate).where(Certificate.household_id == household.id, col(Certificate.is_current).is_(True))
+        )
+    ).scalar_one_or_none()
+    today = china_today()
+    if cert is None:
+        raise CertificateInactive(("您还没有普惠金融授信证", "No certificate"))
+    if cert.status != "active" or cert.lead_bank_id is None or cert.expires_on < today:
+        zh = CERT_STATUS_ZH.get(cert.status, "授信证已过期" if cert.expires_on < today else "授信证不可用")
+        raise CertificateInactive((zh + "，暂不能用信", f"The certificate is {cert.status}"))
+    await expire_stale(session, policy, today, cert.id)
+    if await borrower_has_overdue(session, household.id, today):
+        raise CertificateInactive(
+            ("您有逾期或已核销未结清的贷款，结清后方可再次用信", "You have an overdue loan; repay it first")
+        )
+    refusal = await _isolation_refusal(session, household.village_code)
+    if refusal is not None:
+        raise refusal
+    lead_bank_id = cert.lead_bank_id
+    admitted = await session.execute(
+        update(Certificate)
+        .where(
+            Certificate.id == cert.id,
+            Certificate.status == "active",
+            Certificate.outstanding_fen + Certificate.pending_fen + body.amount_fen <= Certificate.limit_fen,
+        )
+        .values(pending_fen=Certificate.pending_fen + body.amount_fen, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if admitted.rowcount != 1:  # type: ignore[attr-defined]
+        fresh = (
+            await session.execute(
+                select(Certificate).where(Certificate.id == cert.id).execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if fresh.status != "active":
+            raise CertificateInactive((CERT_STATUS_ZH.get(fresh.status, "授信证不可用"), "Certificate not active"))
+        available = max(0, fresh.limit_fen - fresh.outstanding_fen - fresh.pending_fen)
+        raise LimitExceeded(
+            (
+                f"可用额度为 {yuan(available)} 元，本次申请 {yuan(body.amount_fen)} 元，超出可用额度",
+                f"Available {available} fen, requested {body.amount_fen} fen",
+            ),
+            extra={"available_fen": available},
+        )
+    dd = Drawdown(
+        certificate_id=cert.id,
+        household_id=household.id,
+        user_id=p.id,
+        bank_id=lead_bank_id,
+        village_code=household.village_code,
+        township_code=household.township_code,
+        county_code=household.county_code,
+        amount_fen=body.amount_fen,
+        outstanding_fen=0,
+        term_months=body.term_months,
+        purpose=body.purpose,
+        repayment_method=body.repayment_method,
+        rate_cap_bp=cert.max_annual_rate_bp,
+        status=S.submitted,
+        submitted_on=today,
+    )
+    session.add(dd)
+    await session.flush()
+    await audit.record(
+        session,
+        action="drawdown.submit",
+        object_type="drawdown",
+        object_id=dd.id,
+        after={"status": dd.status, "amount_fen": dd.amount_fen, "term_months": dd.term_months},
+        certificate_id=str(cert.id),
+    )
+    await emit(
+        session,
+        type="drawdown.submitted",
+        bank_id=lead_bank_id,
+        data={
+            "drawdown_id": str(dd.id),
+            "certificate_number": cert.number,
+            "amount_fen": dd.amount_fen,
+            "term_months": dd.term_months,
+            "purpose": dd.purpose,
+            "borrower": {
+                "name": mask_name(household.real_name),
+                "village_code": household.village_code,
+                "stars": cert.stars,
+            },
+        },
+    )
+    await notify(
+        session,
+        bank_id=lead_bank_id,
+        kind="drawdown.submitted",
+        title="新的用信申请",
+        body=f"{mask_name(household.real_name)}申请用信 {yuan(dd.amount_fen)} 元，期限 {dd.term_months} 个月，请审批。",
+        data={"drawdown_id": str(dd.id)},
+    )
+    await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
+    return await present(session, dd)
+
+
+async def _mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, lock: bool = False) -> Drawdown:
+    q = select(Drawdown).where(Drawdown.id == drawdown_id, Drawdown.user_id == p.id)
+    if lock:
+        q = q.with_for_update()
+    dd = (await session.execute(q)).scalar_one_or_none()
+    if dd is None:
+        raise NotFound()
+    return dd
+
+
+async def get_mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID) -> DrawdownPublic:
+    return await present(session, await _mine(session, p, drawdown_id))
+
+
+ORDER = [(Drawdown.created_at, True), (Drawdown.id, True)]
+
+
+async def list_mine(
+    session: AsyncSession, p: Principal, status: S | None, limit: int, cursor: str | None
+) -> tuple[list[DrawdownPublic], str | None]:
+    policy = await isolation.get_policy(session)
+    today = china_today()
+    q = select(Drawdown).where(Drawdown.user_id == p.id)
+    if status is not None:
+        q = q.where(status_filter(status, policy, today))
+    if cursor:
+        q = q.where(after([c for c in ORDER], decode_cursor(cursor, [parse_dt, parse_uuid])))
+    rows = (await session.execute(q.order_by(*order_by(ORDER)).limit(limit + 1))).scalars().all()
+    items, nxt = page_of(rows, limit, lambda d: (d.created_at, d.id))
+    reps = await repayments_of(session, [d.id for d in items])
+    return [DrawdownPublic(**public_fields(d, reps[d.id], policy, today)) for d in items], nxt
+
+
+async def cancel_mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID) -> DrawdownPublic:
+    dd = await _mine(session, p, drawdown_id, lock=True)
+    if dd.status != S.submitted:
+        raise InvalidState(("只有待审批的用信申请可以取消", "Only a submitted draw-down can be cancelled"))
+    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await set_status(session, dd, S.cancelled, action="drawdown.cancel", note="额度已释放。", by="borrower")
+    await emit(
+        session,
+        type="drawdown.cancelled",
+        bank_id=dd.bank_id,
+        data={"drawdown_id": str(dd.id), "amount_fen": dd.amount_fen, "by": "borrower"},
+    )
+    await notify(
+        session,
+        bank_id=dd.bank_id,
+        kind="drawdown.cancelled",
+        title="用信申请已被借款人取消",
+        body=f"一笔 {yuan(dd.amount_fen)} 元的用信申请已由借款人取消。",
+        data={"drawdown_id": str(dd.id)},
+    )
+    return await present(session, dd)
