@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from app.auditlog import router as auditlog
 from app.auth import me_router, staff_router
 from app.auth import router as auth
 from app.auth.dependencies import get_principal
@@ -15,7 +16,9 @@ from app.consents import router as consents
 from app.credit import router as credit
 from app.demands import router as demands
 from app.drawdowns import router as drawdowns
+from app.notifications import router as notifications
 from app.regions import router as regions
+from app.stations import router as stations
 from app.webhooks import router as webhooks
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -54,6 +57,10 @@ protected_router.include_router(catalog.partner_router)
 protected_router.include_router(catalog.admin_router)
 protected_router.include_router(drawdowns.router)
 protected_router.include_router(demands.router)
+public_router.include_router(stations.public_router)
+protected_router.include_router(stations.router)
+protected_router.include_router(notifications.router)
+protected_router.include_router(auditlog.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

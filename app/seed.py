@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.seed import seed_catalog
 from app.cli import SEEDERS
 from app.regions import service as regions
+from app.stations.seed import seed_stations
 
 REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions-zhumadian.csv"
 
@@ -20,6 +21,7 @@ async def seed_regions(session: AsyncSession) -> None:
 
 SEEDERS.append(seed_regions)
 SEEDERS.append(seed_catalog)
+SEEDERS.append(seed_stations)  # after the banks (seed_catalog), which host the stations
 
 
 async def seed_credit(session: AsyncSession) -> None:

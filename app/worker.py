@@ -40,6 +40,16 @@ async def deliver_webhooks(db: Database, redis: Any) -> int:
     return await run(db)
 
 
+@step
+async def deliver_sms(db: Database, redis: Any) -> int:
+    from app.notifications.delivery import deliver_pending_sms
+
+    async with db.sessionmaker() as session:
+        handled = await deliver_pending_sms(session)
+        await session.commit()
+        return handled
+
+
 async def run_once(db: Database, redis: Any) -> int:
     done = 0
     for fn in STEPS:
