@@ -31,7 +31,14 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.db = Database(settings.database_url)
+    app.state.db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        pool_pre_ping=settings.db_pool_pre_ping,
+    )
     app.state.redis = make_redis(settings.redis_url)
     worker_task: asyncio.Task[Any] | None = None
     if settings.run_worker_in_process and app.state.start_worker:

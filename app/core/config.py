@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     log_level: str = "INFO"
+    # Connection pool per process (PostgreSQL). Size it so that workers x (pool + overflow) stays well under the
+    # server's max_connections; a request that cannot get a connection within the timeout is answered 503
+    # service_unavailable with Retry-After instead of queueing without bound.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: float = 5.0
+    db_pool_recycle_seconds: int = 1800
+    db_pool_pre_ping: bool = False
 
     access_token_ttl_seconds: int = 900
     refresh_idle_ttl_seconds: int = 30 * 86400

@@ -102,15 +102,26 @@ def make_engine(url: str, **kw: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, **kw)
+    # No pre-ping by default: it costs a round trip on every checkout. Connections are recycled after
+    # pool_recycle seconds instead, and a connection found dead mid-request is invalidated by SQLAlchemy and the
+    # request answered 503 (app.core.problems), so a database restart costs one retry per pooled connection.
+    opts: dict[str, Any] = {
+        "pool_size": 20,
+        "max_overflow": 10,
+        "pool_timeout": 30,
+        "pool_recycle": 1800,
+        "pool_pre_ping": False,
+        **kw,
+    }
+    return create_async_engine(url, **opts)
 
 
 class Database:
     """Holds the engine and session factory for the app's lifetime."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **engine_kw: Any) -> None:
         self.url = async_url(url)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **({} if is_sqlite(self.url) else engine_kw))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @property

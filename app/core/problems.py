@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import (
@@ -16,6 +18,7 @@ from app.core.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -127,6 +130,34 @@ def validation_errors(exc: RequestValidationError, english: bool) -> list[dict[s
     return out
 
 
+# PostgreSQL refusing new connections: too_many_connections, cannot_connect_now (starting/shutting down).
+_OVERLOAD_SQLSTATES = {"53300", "57P03"}
+RETRY_AFTER_SECONDS = 1
+
+
+def overloaded(exc: BaseException) -> bool:
+    """The database could not serve the request now (no pooled connection within the bounded wait, the server
+    refusing connections, or a connection that died): a retry later can succeed, nothing was written."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        return state in _OVERLOAD_SQLSTATES
+    return False
+
+
+def unavailable_response(request: Request) -> JSONResponse:
+    err = ServiceUnavailable(
+        ("服务繁忙，请稍后重试", "The service is busy; retry shortly"),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"retry_after": RETRY_AFTER_SECONDS},
+    )
+    return problem_response(request, err)
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -160,7 +191,19 @@ def install_handlers(app: FastAPI) -> None:
             resp.headers["Allow"] = exc.headers["Allow"]
         return resp
 
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # The session dependency has rolled the transaction back before this runs: nothing half-written.
+        if overloaded(exc):
+            log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
+            return unavailable_response(request)
+        log.error("unhandled error", exc_info=exc)
+        return problem_response(request, InternalError())
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        if overloaded(exc):
+            return unavailable_response(request)
         log.error("unhandled error", exc_info=exc)
         return problem_response(request, InternalError())
