@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -42,9 +42,20 @@ async def area_loan_figures(session: AsyncSession, codes: Iterable[str]) -> dict
     return await _isolation.area_loan_figures(session, codes)
 
 
+async def thresholds(session: AsyncSession) -> dict[str, Decimal]:
+    """Both thresholds in one read, once per session (no API writes them)."""
+    memo: dict[str, Decimal] | None = session.info.get("credit_thresholds")
+    if memo is None:
+        rows = await session.execute(
+            select(CreditSetting.key, CreditSetting.value).where(col(CreditSetting.key).in_(list(DEFAULT_THRESHOLDS)))
+        )
+        memo = {**DEFAULT_THRESHOLDS, **{k: Decimal(v) for k, v in rows.all() if v is not None}}
+        session.info["credit_thresholds"] = memo
+    return memo
+
+
 async def threshold(session: AsyncSession, key: str) -> Decimal:
-    value = await session.scalar(select(CreditSetting.value).where(CreditSetting.key == key))
-    return Decimal(value) if value is not None else DEFAULT_THRESHOLDS[key]
+    return (await thresholds(session))[key]
 
 
 async def apply_deltas(session: AsyncSession, deltas: Mapping[str, tuple[int, int]]) -> None:
@@ -152,6 +163,60 @@ async def township_status(session: AsyncSession, township_code: str) -> AreaStat
         rated=len(villages),
         credit=credit_villages,
     )
+
+
+async def village_and_township_status(session: AsyncSession, village_code: str) -> tuple[AreaStatus, AreaStatus]:
+    """`village_status` and `township_status` in one read: the two regions and every village of the township
+    with its counters."""
+    from app.regions.service import display_name
+
+    township_code = village_code[:9]
+    rows = (
+        await session.execute(
+            select(
+                Region.code,
+                Region.name,
+                Region.level,
+                Region.parent_code,
+                VillageCreditStats.rated,
+                VillageCreditStats.credit,
+            )
+            .outerjoin(VillageCreditStats, VillageCreditStats.village_code == Region.code)
+            .where(
+                or_(
+                    col(Region.code).in_([village_code, township_code]),
+                    and_(Region.parent_code == township_code, Region.level == "village"),
+                )
+            )
+        )
+    ).all()
+    ratios = await thresholds(session)
+    v_ratio, t_ratio = ratios["credit_village_ratio"], ratios["credit_township_ratio"]
+    names = {code: name for code, name, *_ in rows}
+    v_rated = v_credit = 0
+    villages = credit_villages = 0
+    for code, _name, level, parent, rated, credit in rows:
+        if code == village_code and rated is not None:
+            v_rated, v_credit = rated, credit
+        if level == "village" and parent == township_code:
+            villages += 1
+            if rated is not None and is_credit_area(credit, rated, v_ratio):
+                credit_villages += 1
+    village = AreaStatus(
+        code=village_code,
+        name=display_name(names[village_code]) if village_code in names else village_code,
+        is_credit=is_credit_area(v_credit, v_rated, v_ratio),
+        rated=v_rated,
+        credit=v_credit,
+    )
+    township = AreaStatus(
+        code=township_code,
+        name=names.get(township_code, township_code),
+        is_credit=is_credit_area(credit_villages, villages, t_ratio),
+        rated=villages,
+        credit=credit_villages,
+    )
+    return village, township
 
 
 async def count_credit_villages(session: AsyncSession, prefix: str) -> int:

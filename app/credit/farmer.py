@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -52,10 +52,14 @@ async def _current(session: AsyncSession, household_id: uuid.UUID, lock: bool = 
     return await session.scalar(stmt)
 
 
-async def certificate_public(session: AsyncSession, cert: Certificate) -> CertificatePublic:
+async def certificate_public(
+    session: AsyncSession, cert: Certificate, *, lead_bank_name: str | None = None
+) -> CertificatePublic:
     lead = None
     if cert.lead_bank_id is not None:
-        name = await session.scalar(select(Bank.name).where(Bank.id == cert.lead_bank_id))
+        name = lead_bank_name
+        if name is None:
+            name = await session.scalar(select(Bank.name).where(Bank.id == cert.lead_bank_id))
         lead = LeadBank(id=cert.lead_bank_id, name=name or "")
     return CertificatePublic(
         id=cert.id,
@@ -89,7 +93,18 @@ def _explain(h: Household) -> str:
 
 
 async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
-    h = await household_of(session, p.id)
+    # The household, its current certificate and the lead bank's name in one read.
+    row = (
+        await session.execute(
+            select(Household, Certificate, Bank.name)
+            .outerjoin(
+                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
+            )
+            .outerjoin(Bank, Bank.id == Certificate.lead_bank_id)
+            .where(Household.user_id == p.id)
+        )
+    ).first()
+    h, cert, bank_name = (row[0], row[1], row[2]) if row is not None else (None, None, None)
     village_code: str | None = h.village_code if h else None
     if village_code is None:
         village_code = await session.scalar(select(User.village_code).where(User.id == p.id))
@@ -122,14 +137,12 @@ async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
             ),
             rated_at=h.rated_at,
         )
-        cert = await _current(session, h.id)
         if cert is not None:
-            cert_out = await certificate_public(session, cert)
+            cert_out = await certificate_public(session, cert, lead_bank_name=bank_name or "")
     village = township = None
     if village_code and len(village_code) == 12:
         v_iso, t_iso = await areas.isolation(session, village_code)
-        vs = await areas.village_status(session, village_code)
-        ts = await areas.township_status(session, village_code[:9])
+        vs, ts = await areas.village_and_township_status(session, village_code)
         village = VillagePublic(
             code=vs.code, name=display_name(vs.name), is_credit_village=vs.is_credit, isolated=v_iso
         )
