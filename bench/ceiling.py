@@ -88,7 +88,24 @@ WHERE r.code = $1
 
 BYTES: dict[str, bytes] = {}
 POOL: asyncpg.Pool | None = None
-HEADERS = [(b"content-type", b"application/json")]
+
+
+def _load_bytes() -> None:
+    path = VAR / "ceiling_bytes.json"
+    if path.exists():
+        BYTES.update({k: v.encode() for k, v in json.loads(path.read_text()).items()})
+
+
+def _answer(key: str) -> bytes:
+    """The captured answer; the file is re-read on a miss (a capture taken after this process started)."""
+    if key not in BYTES:
+        _load_bytes()
+    return BYTES[key]
+
+
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    # Same framing as the app: Content-Length, not chunked (uvicorn chunks a body sent without it).
+    return [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
 
 
 def _sub(auth: bytes) -> str:
@@ -109,7 +126,7 @@ async def _products(query: str) -> bytes:
         else:
             term = int(q["term_months"]) if "term_months" in q else None
             await conn.fetch(PRODUCTS_SQL, today, q["county_code"], q["kind"], term, limit)
-    return BYTES[f"/api/v1/products?{query}"]
+    return _answer(f"/api/v1/products?{query}")
 
 
 async def _credit(auth: bytes) -> bytes:
@@ -120,7 +137,7 @@ async def _credit(auth: bytes) -> bytes:
     async with POOL.acquire() as conn:
         row = await conn.fetchrow(CREDIT_SQL, uuid.UUID(uid))
         await conn.fetchrow(VILLAGE_SQL, row["village_code"], row["village_code"][:9])
-    return BYTES[f"credit:{uid}"]
+    return _answer(f"credit:{uid}")
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -130,7 +147,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
                 POOL = await asyncpg.create_pool(DSN, min_size=4, max_size=10)
-                BYTES.update({k: v.encode() for k, v in json.loads((VAR / "ceiling_bytes.json").read_text()).items()})
+                _load_bytes()
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 if POOL is not None:
@@ -138,16 +155,18 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
-    if path == "/api/v1/products":
-        body = await _products(scope["query_string"].decode())
-    elif path == "/api/v1/me/credit":
-        auth = dict(scope["headers"]).get(b"authorization", b"")
-        body = await _credit(auth)
-    else:
-        await send({"type": "http.response.start", "status": 404, "headers": HEADERS})
-        await send({"type": "http.response.body", "body": b"{}"})
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    status, body = 200, b"{}"
+    try:
+        if path == "/api/v1/products":
+            body = await _products(scope["query_string"].decode())
+        elif path == "/api/v1/me/credit":
+            auth = dict(scope["headers"]).get(b"authorization", b"")
+            body = await _credit(auth)
+        else:
+            status = 404
+    except KeyError:  # no captured answer for this request: say so instead of a framework 500
+        status, body = 404, b'{"error": "not captured"}'
+    await send({"type": "http.response.start", "status": status, "headers": _headers(body)})
     await send({"type": "http.response.body", "body": body})
 
 

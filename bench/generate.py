@@ -568,7 +568,7 @@ async def demands_phase(conn: asyncpg.Connection, seed: int, n: int) -> int:
     if not exists:
         return -1
     try:
-        from bench import demands_gen  # type: ignore[attr-defined]
+        from bench import demands_gen
     except ImportError:
         return -1
     result: int = await demands_gen.generate(conn, seed, n)

@@ -18,6 +18,7 @@ import random
 import re
 import subprocess
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,10 @@ def rating_import(rows: int = 100_000) -> dict[str, Any]:
     lines = []
     for i in range(rows):
         v = villages[i % len(villages)]
-        first17 = f"{v[:6]}2006{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"  # born 2006: not in the city set
-        first17 = first17[:6] + f"{2000 + (i // 336000) % 6}" + first17[10:]
+        # Unique for every i (birth date from i // 1000, sequence from i % 1000), whatever the county: born
+        # 2006-01-01 onwards, after every birth date of the city set (bench/generate.py resident_id, 1950-2004).
+        born = date(2006, 1, 1) + timedelta(days=i // 1000)
+        first17 = f"{v[:6]}{born:%Y%m%d}{i % 1000:03d}"
         idn = first17 + resident_id_check_char(first17)
         lines.append(f"{idn},导入{i % 97}号,,{v},{rng.uniform(70, 100):.2f},{rng.uniform(70, 100):.2f},,false")
     header = "id_number,real_name,phone,village_code,provincial_score,village_score,vetoes,is_registered_poor"
