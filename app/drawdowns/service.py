@@ -329,14 +329,19 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
             (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
             errors=[field_error("term_months", "term_not_allowed", msg)],
         )
-    household = (await session.execute(select(Household).where(Household.user_id == p.id))).scalar_one_or_none()
-    if household is None:
-        raise CertificateInactive(NO_HOUSEHOLD)
-    cert = (
+    # The household and its current certificate in one read.
+    row = (
         await session.execute(
-            select(Certificate).where(Certificate.household_id == household.id, col(Certificate.is_current).is_(True))
+            select(Household, Certificate)
+            .outerjoin(
+                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
+            )
+            .where(Household.user_id == p.id)
         )
-    ).scalar_one_or_none()
+    ).first()
+    if row is None:
+        raise CertificateInactive(NO_HOUSEHOLD)
+    household, cert = row[0], row[1]
     today = china_today()
     if cert is None:
         raise CertificateInactive(("您还没有普惠金融授信证", "No certificate"))
@@ -431,7 +436,8 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         data={"drawdown_id": str(dd.id)},
     )
     await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
-    return await present(session, dd)
+    # A draw-down just submitted has no repayments: no need to read them.
+    return DrawdownPublic(**public_fields(dd, [], policy, today))
 
 
 async def _mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, lock: bool = False) -> Drawdown:
