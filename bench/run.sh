@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${BENCH_DB:-puhuitong_bench}
 export DATABASE_URL=postgresql://postgres@127.0.0.1/$DB
-export REDIS_URL=redis://127.0.0.1:6379/10 APP_ENV=dev WORKER_IN_PROCESS=false LOG_LEVEL=WARNING
+export REDIS_URL=redis://127.0.0.1:6379/10 APP_ENV=dev WORKER_IN_PROCESS=false LOG_LEVEL=${LOG_LEVEL:-ERROR}
+# Connections per worker (app default 10 + 5): workers x 15 + the ceiling's workers x 10 stay far below
+# PostgreSQL's max_connections (100 here, shared with other users of the server).
+export DB_POOL_SIZE=${DB_POOL_SIZE:-10} DB_MAX_OVERFLOW=${DB_MAX_OVERFLOW:-5} DB_POOL_TIMEOUT_SECONDS=5
 # Settings raised for the run (the report says so): the per-farmer daily draw-down cap, SMS send limits.
 export DRAWDOWNS_PER_DAY=${DRAWDOWNS_PER_DAY:-1000} SMS_IP_PER_HOUR=1000000 SMS_GLOBAL_PER_HOUR=1000000
 PY=.venv/bin/python
@@ -16,7 +19,7 @@ case "${1:-}" in
   serve)
     W=${2:-1}
     $PY -m uvicorn app.main:app --host 127.0.0.1 --port 8000 --workers "$W" --log-level warning \
-      --no-access-log > bench/var/app.log 2>&1 & echo $! > bench/var/app.pid
+      --loop uvloop --http httptools --no-access-log > bench/var/app.log 2>&1 & echo $! > bench/var/app.pid
     CEILING_DSN=$DATABASE_URL $PY -m uvicorn bench.ceiling:app --host 127.0.0.1 --port 8001 --workers "$W" \
       --log-level warning --no-access-log > bench/var/ceiling.log 2>&1 & echo $! > bench/var/ceiling.pid
     for _ in $(seq 50); do curl -sf http://127.0.0.1:8000/api/v1/regions/4117 >/dev/null && break; sleep 0.2; done ;;
