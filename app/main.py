@@ -39,7 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_pre_ping=settings.db_pool_pre_ping,
     )
-    app.state.redis = make_redis(settings.redis_url)
+    app.state.redis = make_redis(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout_seconds,
+    )
     worker_task: asyncio.Task[Any] | None = None
     if settings.run_worker_in_process and app.state.start_worker:
         from app.worker import run_forever

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = 5.0
     db_pool_recycle_seconds: int = 1800
     db_pool_pre_ping: bool = False
+    redis_max_connections: int = 100
+    redis_pool_timeout_seconds: float = 5.0
 
     access_token_ttl_seconds: int = 900
     refresh_idle_ttl_seconds: int = 30 * 86400

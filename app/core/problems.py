@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -136,10 +138,10 @@ RETRY_AFTER_SECONDS = 1
 
 
 def overloaded(exc: BaseException) -> bool:
-    """The database could not serve the request now (no pooled connection within the bounded wait, the server
+    """The database or Redis could not serve the request now (no pooled connection within the bounded wait, the server
     refusing connections, or a connection that died): a retry later can succeed, nothing was written."""
-    if isinstance(exc, PoolTimeout):
-        return True
+    if isinstance(exc, (PoolTimeout, RedisConnectionError, RedisTimeout)):
+        return True  # includes Redis's MaxConnectionsError and its blocking pool's wait running out
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
@@ -193,6 +195,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(DBAPIError)
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeout)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         # The session dependency has rolled the transaction back before this runs: nothing half-written.
         if overloaded(exc):
