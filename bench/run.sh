@@ -19,9 +19,9 @@ case "${1:-}" in
   serve)
     W=${2:-1}
     $PY -m uvicorn app.main:app --host 127.0.0.1 --port 8000 --workers "$W" --log-level warning \
-      --loop uvloop --http httptools --no-access-log > bench/var/app.log 2>&1 & echo $! > bench/var/app.pid
+      --loop uvloop --http httptools --timeout-keep-alive 75 --no-access-log > bench/var/app.log 2>&1 & echo $! > bench/var/app.pid
     CEILING_DSN=$DATABASE_URL $PY -m uvicorn bench.ceiling:app --host 127.0.0.1 --port 8001 --workers "$W" \
-      --log-level warning --no-access-log > bench/var/ceiling.log 2>&1 & echo $! > bench/var/ceiling.pid
+      --log-level warning --timeout-keep-alive 75 --no-access-log > bench/var/ceiling.log 2>&1 & echo $! > bench/var/ceiling.pid
     for _ in $(seq 50); do curl -sf http://127.0.0.1:8000/api/v1/regions/4117 >/dev/null && break; sleep 0.2; done ;;
   capture) $PY -m bench.ceiling capture http://127.0.0.1:8000 ;;
   scenarios) shift; $PY -m bench.scenarios "$@" ;;

@@ -116,8 +116,20 @@ def overdraw_burst() -> dict[str, Any]:
     city = json.loads((VAR / "city.json").read_text())
     lines = (VAR / "req" / "drawdowns.tsv").read_text(encoding="utf-8").splitlines()
     burst = []
-    for f, line in list(zip(city["farmers"], lines, strict=False))[-10:]:
-        amount = int(f["room"] * 0.4)
+    last = list(zip(city["farmers"], lines, strict=False))[-10:]
+    # the room as it is now (earlier runs may have drawn on these certificates), not as generated
+    ids = ",".join(f"'{f['id']}'" for f, _ in last)
+    room = dict(
+        r.split("|")
+        for r in psql(
+            "SELECT h.user_id, c.limit_fen - c.outstanding_fen - c.pending_fen FROM households h "
+            f"JOIN certificates c ON c.household_id = h.id AND c.is_current WHERE h.user_id IN ({ids})"
+        ).splitlines()
+    )
+    for f, line in last:
+        amount = int(int(room[f["id"]]) * 0.4)
+        if amount <= 0:
+            continue
         m, path, tok, _ = line.split("\t")
         body = json.dumps({"amount_fen": amount, "term_months": 12, "purpose": "planting"})
         burst += [f"{m}\t{path}\t{tok}\t{body}"] * 20
