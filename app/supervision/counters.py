@@ -1,0 +1,102 @@
+"""Moving the per-village supervision counters, in the caller's transaction.
+
+Called from the code paths that change what they count: household creation and village changes and certificate
+derivations (`app.credit.ratings._after_rating`), linking (`app.auth.profile`) and unlinking
+(`app.credit.service.unlink`), and the demo seeders. Upserts run in sorted key order so that two transactions
+touching the same villages lock their rows in the same order. Nothing here imports another domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import utcnow
+from app.supervision.models import VillageCertificateStats, VillageHouseholdStats
+
+LIVE = ("issued", "active", "frozen")
+
+
+def certificate_key(cert: Any) -> date | None:
+    """The expiry date a certificate is counted under, or None when it does not count (not current, not live)."""
+    if cert is None or not cert.is_current or cert.status not in LIVE:
+        return None
+    expires: date = cert.expires_on
+    return expires
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+async def move_households(session: AsyncSession, deltas: Mapping[str, tuple[int, int]]) -> None:
+    """Add (households, linked) per village code."""
+    rows = [
+        {
+            "village_code": code,
+            "township_code": code[:9],
+            "county_code": code[:6],
+            "households": d[0],
+            "linked": d[1],
+            "updated_at": utcnow(),
+        }
+        for code, d in sorted(deltas.items())
+        if d != (0, 0)
+    ]
+    if not rows:
+        return
+    table = VillageHouseholdStats.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["village_code"],
+        set_={
+            "households": table.c.households + stmt.excluded.households,
+            "linked": table.c.linked + stmt.excluded.linked,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    for i in range(0, len(rows), 1000):
+        await session.execute(stmt, rows[i : i + 1000])
+
+
+async def move_certificates(session: AsyncSession, deltas: Mapping[tuple[str, date], int]) -> None:
+    """Add holders per (village code, expiry date)."""
+    rows = [
+        {"village_code": code, "expires_on": expires, "holders": n}
+        for (code, expires), n in sorted(deltas.items())
+        if n != 0
+    ]
+    if not rows:
+        return
+    table = VillageCertificateStats.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["village_code", "expires_on"],
+        set_={"holders": table.c.holders + stmt.excluded.holders},
+    )
+    for i in range(0, len(rows), 1000):
+        await session.execute(stmt, rows[i : i + 1000])
+
+
+REBUILD_SQL = (
+    "DELETE FROM village_household_stats",
+    "DELETE FROM village_certificate_stats",
+    "INSERT INTO village_household_stats (village_code, township_code, county_code, households, linked) "
+    "SELECT village_code, MIN(township_code), MIN(county_code), COUNT(*), COUNT(user_id) "
+    "FROM households GROUP BY village_code",
+    "INSERT INTO village_certificate_stats (village_code, expires_on, holders) "
+    "SELECT h.village_code, c.expires_on, COUNT(*) FROM certificates c JOIN households h ON h.id = c.household_id "
+    "WHERE c.is_current AND c.status IN ('issued', 'active', 'frozen') GROUP BY h.village_code, c.expires_on",
+)
+
+
+async def rebuild(session: AsyncSession) -> None:
+    """Recount everything from the rows (the migration's backfill; bulk loads that bypass the app)."""
+    for sql in REBUILD_SQL:
+        await session.execute(text(sql))
