@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, or_, select
@@ -122,15 +123,14 @@ async def compute(
     today = today or china_today()
     tree = (
         await session.execute(
-            select(Region.code, Region.level).where(
-                col(Region.code).startswith(top), col(Region.level).in_([Level.village, Level.community])
+            select(Region.code, Region.level, Region.parent_code, Region.households).where(
+                col(Region.code).startswith(top)
             )
         )
     ).all()
-    leaves = [code for code, _ in tree]
-    is_village = {code: level == Level.village for code, level in tree}
-    if len(top) == 12 and top not in is_village:
-        is_village[top] = False
+    leaf_levels = (Level.village, Level.community)
+    leaves = [code for code, level, _, _ in tree if level in leaf_levels]
+    is_village = {code: level == Level.village for code, level, _, _ in tree if level in leaf_levels}
 
     hh = {
         code: (n, linked)
@@ -194,16 +194,14 @@ async def compute(
         f = Figures(r.code, display_name(r.name), r.level, r.parent_code)
         out.append(f)
         by_len[len(r.code)][r.code] = f
-    counted: dict[str, int] = defaultdict(int)  # household records per target
     for code in leaves:
-        n, linked = hh.get(code, (0, 0))
+        _, linked = hh.get(code, (0, 0))
         own_loans = loans.get(code)
         for length, targets_of_len in by_len.items():
             f_or_none = targets_of_len.get(code[:length])
             if f_or_none is None:
                 continue
             f = f_or_none
-            counted[f.code] += n
             f.linked_households += linked
             f.certificate_households += holders.get(code, 0)
             if own_loans is not None:
@@ -218,16 +216,35 @@ async def compute(
         for length, targets_of_len in by_len.items():
             if length <= 9 and (f_t := targets_of_len.get(t[:length])) is not None:
                 f_t.credit_townships += 1
-    official = {r.code: r.households for r in targets}
+    households = _households(tree, hh)
     for f in out:
-        # The region's own official count where the regions import gave one, else the household records.
-        own = official.get(f.code)
-        f.households = own if own is not None else counted[f.code]
+        f.households = households.get(f.code, 0)
         # A village (or community) against the village line, a township against the township line (its figures
         # are the sum of its villages', as the draw-down domain computes them); counties are never isolated.
         line = {12: policy.village_isolation_bp, 9: policy.township_isolation_bp}.get(len(f.code))
         if line is not None:
             f.isolated = AreaFigures(f.code, f.loan_balance_fen, f.overdue_balance_fen).at_or_over(line)
+    return out
+
+
+def _households(tree: Sequence[Any], records: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Households per region: its own official count where the regions import gave one; else, for a village or
+    community, its household records, and for a wider region the sum of its children's households (so official
+    counts given only for some villages still count in their township and county)."""
+    official = {code: hh for code, _, _, hh in tree}
+    children: dict[str, list[str]] = defaultdict(list)
+    for code, _, parent, _ in tree:
+        if parent is not None:
+            children[parent].append(code)
+    out: dict[str, int] = {}
+    for code, level, _, _ in sorted(tree, key=lambda r: -len(r[0])):  # children before parents
+        own = official[code]
+        if own is not None:
+            out[code] = own
+        elif level in (Level.village, Level.community):
+            out[code] = records.get(code, (0, 0))[0]
+        else:
+            out[code] = sum(out.get(c, 0) for c in children[code])
     return out
 
 
