@@ -2,7 +2,7 @@
 
 Revision ID: 0017
 Revises: 0013
-Create Date: 2026-11-26 05:06:35.155459
+Create Date: 2026-11-26 05:10:38.014900
 """
 
 from collections.abc import Sequence
@@ -48,6 +48,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_coverage_snapshots_parent_date', ['parent_code', 'snapshot_date', 'region_code'], unique=False)
         batch_op.create_index('ix_coverage_snapshots_region_date', ['region_code', 'snapshot_date'], unique=False)
 
+    op.create_table('village_certificate_month_stats',
+    sa.Column('village_code', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('expires_month', sa.Date(), nullable=False),
+    sa.Column('holders', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('village_code', 'expires_month', name=op.f('pk_village_certificate_month_stats'))
+    )
     op.create_table('village_certificate_stats',
     sa.Column('village_code', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('expires_on', sa.Date(), nullable=False),
@@ -67,7 +73,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('village_code', name=op.f('pk_village_household_stats'))
     )
     # ### end Alembic commands ###
-    # Backfill the counters from the rows already there (app.supervision.counters.REBUILD_SQL, kept static here).
+    # Backfill the counters from the rows already there (app.supervision.counters.rebuild, kept static here).
     op.execute(
         "INSERT INTO village_household_stats (village_code, township_code, county_code, households, linked) "
         "SELECT village_code, MIN(township_code), MIN(county_code), COUNT(*), COUNT(user_id) "
@@ -78,6 +84,15 @@ def upgrade() -> None:
         "SELECT h.village_code, c.expires_on, COUNT(*) FROM certificates c JOIN households h ON h.id = c.household_id "
         "WHERE c.is_current AND c.status IN ('issued', 'active', 'frozen') GROUP BY h.village_code, c.expires_on"
     )
+    month = (
+        "CAST(date_trunc('month', expires_on) AS date)"
+        if op.get_bind().dialect.name == "postgresql"
+        else "date(expires_on, 'start of month')"
+    )
+    op.execute(
+        "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
+        f"SELECT village_code, {month}, SUM(holders) FROM village_certificate_stats GROUP BY village_code, {month}"
+    )
 
 
 def downgrade() -> None:
@@ -87,6 +102,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_village_certificate_stats_expires_village')
 
     op.drop_table('village_certificate_stats')
+    op.drop_table('village_certificate_month_stats')
     with op.batch_alter_table('coverage_snapshots', schema=None) as batch_op:
         batch_op.drop_index('ix_coverage_snapshots_region_date')
         batch_op.drop_index('ix_coverage_snapshots_parent_date')

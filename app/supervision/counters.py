@@ -8,6 +8,7 @@ touching the same villages lock their rows in the same order. Nothing here impor
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
-from app.supervision.models import VillageCertificateStats, VillageHouseholdStats
+from app.supervision.models import VillageCertificateMonthStats, VillageCertificateStats, VillageHouseholdStats
 
 LIVE = ("issued", "active", "frozen")
 
@@ -66,18 +67,22 @@ async def move_households(session: AsyncSession, deltas: Mapping[str, tuple[int,
 
 
 async def move_certificates(session: AsyncSession, deltas: Mapping[tuple[str, date], int]) -> None:
-    """Add holders per (village code, expiry date)."""
-    rows = [
-        {"village_code": code, "expires_on": expires, "holders": n}
-        for (code, expires), n in sorted(deltas.items())
-        if n != 0
-    ]
+    """Add holders per (village code, expiry date), to the day rows and the month rows."""
+    months: dict[tuple[str, date], int] = defaultdict(int)
+    for (code, expires), n in deltas.items():
+        months[(code, expires.replace(day=1))] += n
+    await _add_holders(session, VillageCertificateStats, "expires_on", deltas)
+    await _add_holders(session, VillageCertificateMonthStats, "expires_month", months)
+
+
+async def _add_holders(session: AsyncSession, model: Any, key: str, deltas: Mapping[tuple[str, date], int]) -> None:
+    rows = [{"village_code": code, key: d, "holders": n} for (code, d), n in sorted(deltas.items()) if n != 0]
     if not rows:
         return
-    table = VillageCertificateStats.__table__  # type: ignore[attr-defined]
+    table = model.__table__
     stmt = _insert(session, table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["village_code", "expires_on"],
+        index_elements=["village_code", key],
         set_={"holders": table.c.holders + stmt.excluded.holders},
     )
     for i in range(0, len(rows), 1000):
@@ -87,6 +92,7 @@ async def move_certificates(session: AsyncSession, deltas: Mapping[tuple[str, da
 REBUILD_SQL = (
     "DELETE FROM village_household_stats",
     "DELETE FROM village_certificate_stats",
+    "DELETE FROM village_certificate_month_stats",
     "INSERT INTO village_household_stats (village_code, township_code, county_code, households, linked) "
     "SELECT village_code, MIN(township_code), MIN(county_code), COUNT(*), COUNT(user_id) "
     "FROM households GROUP BY village_code",
@@ -96,7 +102,17 @@ REBUILD_SQL = (
 )
 
 
+MONTH_ROWS_SQL = {
+    "postgresql": "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
+    "SELECT village_code, CAST(date_trunc('month', expires_on) AS date), SUM(holders) "
+    "FROM village_certificate_stats GROUP BY village_code, CAST(date_trunc('month', expires_on) AS date)",
+    "sqlite": "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
+    "SELECT village_code, date(expires_on, 'start of month'), SUM(holders) "
+    "FROM village_certificate_stats GROUP BY village_code, date(expires_on, 'start of month')",
+}
+
+
 async def rebuild(session: AsyncSession) -> None:
     """Recount everything from the rows (the migration's backfill; bulk loads that bypass the app)."""
-    for sql in REBUILD_SQL:
+    for sql in (*REBUILD_SQL, MONTH_ROWS_SQL[session.get_bind().dialect.name]):
         await session.execute(text(sql))

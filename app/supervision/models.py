@@ -2,9 +2,11 @@
 
 The counters exist so that the coverage table never scans households or certificates:
 - `village_household_stats`: household records and linked (app) households per village or community;
-- `village_certificate_stats`: current, live (issued/active/frozen) certificates per village and expiry date.
-  A live certificate is held until `expires_on` (expiry is a date, not an event), so the holders of a village
-  today are the rows with `expires_on > today`: exact without any sweep.
+- `village_certificate_stats` / `village_certificate_month_stats`: current, live (issued/active/frozen)
+  certificates per village and expiry date, and per village and expiry month. A live certificate is held until
+  `expires_on` (expiry is a date, not an event), so a village's holders today are its month rows after the
+  current month plus its day rows of the current month after today: exact without any sweep, and a read of
+  at most ~36 month rows and ~31 day rows per village whatever the spread of issue dates.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ class VillageCertificateStats(SQLModel, table=True):
 
     village_code: str = Field(max_length=12, primary_key=True)
     expires_on: date = Field(primary_key=True)
+    holders: int = Field(default=0)
+
+
+class VillageCertificateMonthStats(SQLModel, table=True):
+    __tablename__ = "village_certificate_month_stats"
+
+    village_code: str = Field(max_length=12, primary_key=True)
+    expires_month: date = Field(primary_key=True)  # the first day of the expiry month
     holders: int = Field(default=0)
 
 

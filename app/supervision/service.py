@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,12 @@ from app.drawdowns.isolation import AreaFigures
 from app.regions.models import Level, Region
 from app.regions.service import display_name
 from app.stations.models import Station
-from app.supervision.models import CoverageSnapshot, VillageCertificateStats, VillageHouseholdStats
+from app.supervision.models import (
+    CoverageSnapshot,
+    VillageCertificateMonthStats,
+    VillageCertificateStats,
+    VillageHouseholdStats,
+)
 from app.supervision.schemas import CoverageItem, CoveragePublic, RegionRef, SnapshotPublic
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -142,19 +147,33 @@ async def compute(
             )
         ).all()
     }
-    holders = {
-        code: int(n)
-        for code, n in (
-            await session.execute(
-                select(VillageCertificateStats.village_code, func.sum(VillageCertificateStats.holders))
-                .where(
-                    col(VillageCertificateStats.expires_on) > today,
-                    col(VillageCertificateStats.village_code).startswith(top),
-                )
-                .group_by(VillageCertificateStats.village_code)
+    # Certificates held today: expiring after the current month (month rows), or later this month (day rows).
+    month_start = today.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    holders: dict[str, int] = defaultdict(int)
+    for code, n in (
+        await session.execute(
+            select(VillageCertificateMonthStats.village_code, func.sum(VillageCertificateMonthStats.holders))
+            .where(
+                col(VillageCertificateMonthStats.expires_month) > month_start,
+                col(VillageCertificateMonthStats.village_code).startswith(top),
             )
-        ).all()
-    }
+            .group_by(VillageCertificateMonthStats.village_code)
+        )
+    ).all():
+        holders[code] += int(n)
+    for code, n in (
+        await session.execute(
+            select(VillageCertificateStats.village_code, func.sum(VillageCertificateStats.holders))
+            .where(
+                col(VillageCertificateStats.expires_on) > today,
+                col(VillageCertificateStats.expires_on) < next_month,
+                col(VillageCertificateStats.village_code).startswith(top),
+            )
+            .group_by(VillageCertificateStats.village_code)
+        )
+    ).all():
+        holders[code] += int(n)
     with_station = set(
         (
             await session.execute(
