@@ -29,6 +29,7 @@ from app.supervision.models import (  # noqa: F401
     CoverageSnapshot,
     VillageCertificateMonthStats,
     VillageCertificateStats,
+    VillageCertificateYearStats,
     VillageHouseholdStats,
 )
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -39,7 +39,8 @@ DATA_SQL = [
                                composite_score, stars, is_credit_household, vetoed, positives, negatives, vetoes,
                                created_at)
        SELECT md5('h' || i)::uuid, 'x', md5('h' || i), '张三', a[1 + ((i::bigint * 7919) % n)::int],
-              substr(a[1 + ((i::bigint * 7919) % n)::int], 1, 9), substr(a[1 + ((i::bigint * 7919) % n)::int], 1, 6), false,
+              substr(a[1 + ((i::bigint * 7919) % n)::int], 1, 9),
+              substr(a[1 + ((i::bigint * 7919) % n)::int], 1, 6), false,
               CASE WHEN i % 5 < 2 THEN md5('u' || i)::uuid END,
               CASE WHEN i % 10 <> 9 THEN 90 END, CASE WHEN i % 10 <> 9 THEN 90 END,
               CASE WHEN i % 10 <> 9 THEN 90 END, i % 6, i % 6 > 0 AND i % 10 <> 9, false,
@@ -131,7 +132,12 @@ async def main_async(a: argparse.Namespace) -> None:
     await conn.execute("ANALYZE")
     sizes = {
         t: await conn.fetchval(f"SELECT count(*) FROM {t}")
-        for t in ("village_household_stats", "village_certificate_stats", "village_certificate_month_stats")
+        for t in (
+            "village_household_stats",
+            "village_certificate_stats",
+            "village_certificate_month_stats",
+            "village_certificate_year_stats",
+        )
     }
     await conn.close()
     log(f"ANALYZE; counter rows {sizes}", t0)

@@ -19,7 +19,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
-from app.supervision.models import VillageCertificateMonthStats, VillageCertificateStats, VillageHouseholdStats
+from app.supervision.models import (
+    VillageCertificateMonthStats,
+    VillageCertificateStats,
+    VillageCertificateYearStats,
+    VillageHouseholdStats,
+)
 
 LIVE = ("issued", "active", "frozen")
 
@@ -69,13 +74,16 @@ async def move_households(session: AsyncSession, deltas: Mapping[str, tuple[int,
 async def move_certificates(session: AsyncSession, deltas: Mapping[tuple[str, date], int]) -> None:
     """Add holders per (village code, expiry date), to the day rows and the month rows."""
     months: dict[tuple[str, date], int] = defaultdict(int)
+    years: dict[tuple[str, int], int] = defaultdict(int)
     for (code, expires), n in deltas.items():
         months[(code, expires.replace(day=1))] += n
+        years[(code, expires.year)] += n
     await _add_holders(session, VillageCertificateStats, "expires_on", deltas)
     await _add_holders(session, VillageCertificateMonthStats, "expires_month", months)
+    await _add_holders(session, VillageCertificateYearStats, "expires_year", years)
 
 
-async def _add_holders(session: AsyncSession, model: Any, key: str, deltas: Mapping[tuple[str, date], int]) -> None:
+async def _add_holders(session: AsyncSession, model: Any, key: str, deltas: Mapping[tuple[str, Any], int]) -> None:
     rows = [{"village_code": code, key: d, "holders": n} for (code, d), n in sorted(deltas.items()) if n != 0]
     if not rows:
         return
@@ -93,6 +101,7 @@ REBUILD_SQL = (
     "DELETE FROM village_household_stats",
     "DELETE FROM village_certificate_stats",
     "DELETE FROM village_certificate_month_stats",
+    "DELETE FROM village_certificate_year_stats",
     "INSERT INTO village_household_stats (village_code, township_code, county_code, households, linked) "
     "SELECT village_code, MIN(township_code), MIN(county_code), COUNT(*), COUNT(user_id) "
     "FROM households GROUP BY village_code",
@@ -102,17 +111,27 @@ REBUILD_SQL = (
 )
 
 
-MONTH_ROWS_SQL = {
-    "postgresql": "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
-    "SELECT village_code, CAST(date_trunc('month', expires_on) AS date), SUM(holders) "
-    "FROM village_certificate_stats GROUP BY village_code, CAST(date_trunc('month', expires_on) AS date)",
-    "sqlite": "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
-    "SELECT village_code, date(expires_on, 'start of month'), SUM(holders) "
-    "FROM village_certificate_stats GROUP BY village_code, date(expires_on, 'start of month')",
+BUCKET_ROWS_SQL = {
+    "postgresql": (
+        "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
+        "SELECT village_code, CAST(date_trunc('month', expires_on) AS date), SUM(holders) "
+        "FROM village_certificate_stats GROUP BY village_code, CAST(date_trunc('month', expires_on) AS date)",
+        "INSERT INTO village_certificate_year_stats (village_code, expires_year, holders) "
+        "SELECT village_code, CAST(EXTRACT(YEAR FROM expires_on) AS integer), SUM(holders) "
+        "FROM village_certificate_stats GROUP BY village_code, CAST(EXTRACT(YEAR FROM expires_on) AS integer)",
+    ),
+    "sqlite": (
+        "INSERT INTO village_certificate_month_stats (village_code, expires_month, holders) "
+        "SELECT village_code, date(expires_on, 'start of month'), SUM(holders) "
+        "FROM village_certificate_stats GROUP BY village_code, date(expires_on, 'start of month')",
+        "INSERT INTO village_certificate_year_stats (village_code, expires_year, holders) "
+        "SELECT village_code, CAST(strftime('%Y', expires_on) AS integer), SUM(holders) "
+        "FROM village_certificate_stats GROUP BY village_code, CAST(strftime('%Y', expires_on) AS integer)",
+    ),
 }
 
 
 async def rebuild(session: AsyncSession) -> None:
     """Recount everything from the rows (the migration's backfill; bulk loads that bypass the app)."""
-    for sql in (*REBUILD_SQL, MONTH_ROWS_SQL[session.get_bind().dialect.name]):
+    for sql in (*REBUILD_SQL, *BUCKET_ROWS_SQL[session.get_bind().dialect.name]):
         await session.execute(text(sql))

@@ -2,11 +2,12 @@
 
 The counters exist so that the coverage table never scans households or certificates:
 - `village_household_stats`: household records and linked (app) households per village or community;
-- `village_certificate_stats` / `village_certificate_month_stats`: current, live (issued/active/frozen)
-  certificates per village and expiry date, and per village and expiry month. A live certificate is held until
-  `expires_on` (expiry is a date, not an event), so a village's holders today are its month rows after the
-  current month plus its day rows of the current month after today: exact without any sweep, and a read of
-  at most ~36 month rows and ~31 day rows per village whatever the spread of issue dates.
+- `village_certificate_stats` (per village and expiry date), `village_certificate_month_stats` (per village and
+  expiry month) and `village_certificate_year_stats` (per village and expiry year): current, live
+  (issued/active/frozen) certificates. A live certificate is held until `expires_on` (expiry is a date, not an
+  event), so a village's holders today are its year rows after this year, its month rows of this year after
+  this month, and its day rows of this month after today: exact without any sweep, and a read of at most
+  ~4 + 11 + 31 rows per village whatever the spread of issue dates.
 """
 
 from __future__ import annotations
@@ -45,9 +46,21 @@ class VillageCertificateStats(SQLModel, table=True):
 
 class VillageCertificateMonthStats(SQLModel, table=True):
     __tablename__ = "village_certificate_month_stats"
+    __table_args__ = (
+        # the rest of this year's months
+        Index("ix_village_certificate_month_stats_month_village", "expires_month", "village_code"),
+    )
 
     village_code: str = Field(max_length=12, primary_key=True)
     expires_month: date = Field(primary_key=True)  # the first day of the expiry month
+    holders: int = Field(default=0)
+
+
+class VillageCertificateYearStats(SQLModel, table=True):
+    __tablename__ = "village_certificate_year_stats"
+
+    village_code: str = Field(max_length=12, primary_key=True)
+    expires_year: int = Field(primary_key=True)
     holders: int = Field(default=0)
 
 

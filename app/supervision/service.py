@@ -37,6 +37,7 @@ from app.supervision.models import (
     CoverageSnapshot,
     VillageCertificateMonthStats,
     VillageCertificateStats,
+    VillageCertificateYearStats,
     VillageHouseholdStats,
 )
 from app.supervision.schemas import CoverageItem, CoveragePublic, RegionRef, SnapshotPublic
@@ -147,33 +148,32 @@ async def compute(
             )
         ).all()
     }
-    # Certificates held today: expiring after the current month (month rows), or later this month (day rows).
+    # Certificates held today: expiring in a later year (year rows), later this year (month rows), or later
+    # this month (day rows).
     month_start = today.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
+    next_year = date(today.year + 1, 1, 1)
     holders: dict[str, int] = defaultdict(int)
-    for code, n in (
-        await session.execute(
-            select(VillageCertificateMonthStats.village_code, func.sum(VillageCertificateMonthStats.holders))
-            .where(
-                col(VillageCertificateMonthStats.expires_month) > month_start,
-                col(VillageCertificateMonthStats.village_code).startswith(top),
-            )
-            .group_by(VillageCertificateMonthStats.village_code)
+    parts: list[tuple[Any, Any]] = [
+        (VillageCertificateYearStats, col(VillageCertificateYearStats.expires_year) > today.year),
+        (
+            VillageCertificateMonthStats,
+            (col(VillageCertificateMonthStats.expires_month) > month_start)
+            & (col(VillageCertificateMonthStats.expires_month) < next_year),
+        ),
+        (
+            VillageCertificateStats,
+            (col(VillageCertificateStats.expires_on) > today) & (col(VillageCertificateStats.expires_on) < next_month),
+        ),
+    ]
+    for model, when in parts:
+        rows = await session.execute(
+            select(model.village_code, func.sum(model.holders))
+            .where(when, col(model.village_code).startswith(top))
+            .group_by(model.village_code)
         )
-    ).all():
-        holders[code] += int(n)
-    for code, n in (
-        await session.execute(
-            select(VillageCertificateStats.village_code, func.sum(VillageCertificateStats.holders))
-            .where(
-                col(VillageCertificateStats.expires_on) > today,
-                col(VillageCertificateStats.expires_on) < next_month,
-                col(VillageCertificateStats.village_code).startswith(top),
-            )
-            .group_by(VillageCertificateStats.village_code)
-        )
-    ).all():
-        holders[code] += int(n)
+        for code, n in rows.all():
+            holders[code] += int(n)
     with_station = set(
         (
             await session.execute(
