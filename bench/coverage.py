@@ -97,6 +97,12 @@ DATA_SQL = [
 
 async def main_async(a: argparse.Namespace) -> None:
     t0 = time.monotonic()
+    if not a.reuse:
+        await generate(a, t0)
+    await measure(a, t0)
+
+
+async def generate(a: argparse.Namespace, t0: float) -> None:
     await create_database(a.db)
     await asyncio.to_thread(schema_and_regions, a.db)
     log("schema (alembic upgrade head) and regions", t0)
@@ -115,11 +121,7 @@ async def main_async(a: argparse.Namespace) -> None:
         await conn.close()
 
     os.environ.update(DATABASE_URL=db_url(a.db), APP_ENV="dev", REDIS_URL="memory://", LOG_LEVEL="WARNING")
-    import httpx
-
     from app.core.db import Database
-    from app.core.security import create_access_token
-    from app.main import create_app
     from app.supervision import counters
 
     db = Database(db_url(a.db))
@@ -142,6 +144,14 @@ async def main_async(a: argparse.Namespace) -> None:
     await conn.close()
     log(f"ANALYZE; counter rows {sizes}", t0)
     await db.dispose()
+
+
+async def measure(a: argparse.Namespace, t0: float) -> None:
+    os.environ.update(DATABASE_URL=db_url(a.db), APP_ENV="dev", REDIS_URL="memory://", LOG_LEVEL="WARNING")
+    import httpx
+
+    from app.core.security import create_access_token
+    from app.main import create_app
 
     app = create_app(start_worker=False)
     token, _, _ = create_access_token(sub="00000000-0000-4000-8000-0000000000ad", role="admin")
@@ -180,7 +190,8 @@ def main() -> None:
     ap.add_argument("--households", type=int, default=1_000_000)
     ap.add_argument("--drawdowns", type=int, default=500_000)
     ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument("--reuse", action="store_true", help="measure on a database kept by an earlier --keep run")
     asyncio.run(main_async(ap.parse_args()))
 
 
