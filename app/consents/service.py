@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,6 +16,7 @@ from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.credit.models import Household
 from app.events import service as events
 
 DEFAULT_TEXT = ConsentTextPublic(
@@ -44,15 +45,21 @@ async def current_text(session: AsyncSession) -> ConsentTextPublic:
 async def grant(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
     household_id: uuid.UUID | None,
     bank_id: uuid.UUID,
     source: str,
     fields: Sequence[str] | None = None,
     purpose: str | None = None,
     source_id: uuid.UUID | None = None,
+    witness_agent_id: uuid.UUID | None = None,
 ) -> Consent:
-    """Record a consent on the wording now shown; `fields`/`purpose` default to that wording's."""
+    """Record a consent on the wording now shown; `fields`/`purpose` default to that wording's.
+
+    Either the account (`user_id`) consents, or a household without one through a station agent
+    (`witness_agent_id`, `household_id` set, `user_id` None)."""
+    if user_id is None and (household_id is None or witness_agent_id is None):
+        raise ValueError("a consent without an account needs the household and the witnessing agent")
     text = await current_text(session)
     consent = Consent(
         user_id=user_id,
@@ -63,6 +70,7 @@ async def grant(
         wording_version=text.version,
         source=source,
         source_id=source_id,
+        witness_agent_id=witness_agent_id,
     )
     session.add(consent)
     await session.flush()
@@ -72,6 +80,7 @@ async def grant(
         object_type="consent",
         object_id=consent.id,
         after={"bank_id": str(bank_id), "source": source, "fields": consent.fields, "version": text.version},
+        witness_agent_id=str(witness_agent_id) if witness_agent_id else None,
     )
     return consent
 
@@ -156,11 +165,20 @@ def _public(c: Consent, names: dict[uuid.UUID, str]) -> ConsentPublic:
     )
 
 
+async def _owned_by(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The account's own consents, and those its household gave through a station agent before it had one."""
+    household_id = await session.scalar(select(Household.id).where(Household.user_id == user_id))
+    own: ColumnElement[bool] = col(Consent.user_id) == user_id
+    if household_id is None:
+        return own
+    return or_(own, and_(col(Consent.user_id).is_(None), Consent.household_id == household_id))
+
+
 async def list_mine(
     session: AsyncSession, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[ConsentPublic], str | None]:
     cols = [(Consent.granted_at, True), (Consent.id, True)]
-    stmt = select(Consent).where(Consent.user_id == user_id)
+    stmt = select(Consent).where(await _owned_by(session, user_id))
     if cursor:
         stmt = stmt.where(after(cols, decode_cursor(cursor, [parse_dt, parse_uuid])))
     rows = (await session.execute(stmt.order_by(*order_by(cols)).limit(limit + 1))).scalars().all()
@@ -171,7 +189,7 @@ async def list_mine(
 
 async def withdraw_mine(session: AsyncSession, user_id: uuid.UUID, consent_id: uuid.UUID) -> ConsentPublic:
     consent = await session.scalar(
-        select(Consent).where(Consent.id == consent_id, Consent.user_id == user_id).with_for_update()
+        select(Consent).where(Consent.id == consent_id, await _owned_by(session, user_id)).with_for_update()
     )
     if consent is None:
         raise NotFound()
