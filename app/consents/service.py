@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import rights
+from app.auth.models import User
 from app.banks.models import Bank
 from app.consents.models import Consent, ConsentText
 from app.consents.schemas import ConsentBank, ConsentPublic, ConsentTextPublic
@@ -198,3 +201,43 @@ async def withdraw_mine(session: AsyncSession, user_id: uuid.UUID, consent_id: u
     await _withdraw(session, consent, "withdrawn_by_household")
     names = await _bank_names(session, {consent.bank_id})
     return _public(consent, names)
+
+
+# ---- the farmer's rights -----------------------------------------------------------------------------------
+
+
+async def export_consents(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """`GET /me/export` section: every consent given (also through a station agent), withdrawn ones too."""
+    rows = (
+        (
+            await session.execute(
+                select(Consent)
+                .where(await _owned_by(session, user.id))
+                .order_by(Consent.granted_at, Consent.id)
+                .limit(1000)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    names = await _bank_names(session, {c.bank_id for c in rows})
+    return [
+        {**_public(c, names).model_dump(mode="json"), "via_station_agent": c.witness_agent_id is not None} for c in rows
+    ]
+
+
+async def keep_consents(session: AsyncSession, user: User) -> tuple[list[str], list[dict[str, str]]]:
+    found = await session.scalar(select(Consent.id).where(await _owned_by(session, user.id)).limit(1))
+    if found is None:
+        return [], []
+    return [], [
+        {
+            "what": "consents",
+            "why": "授权记录证明银行获取您个人信息的合法依据（《个人信息保护法》第十三、十四条），须与相关贷款档案"
+            "一并保存；删除请求不会撤回仍有效的授权，如需撤回请在“我的授权”中操作",
+        }
+    ]
+
+
+rights.register_exporter("consents", export_consents)
+rights.register_eraser(keep_consents)
