@@ -25,7 +25,7 @@ from app.auth.models import ApiClient
 from app.catalog.models import Product
 from app.consents import service as consents
 from app.consents.models import Consent
-from app.credit.models import Objection
+from app.credit.models import Certificate, Objection
 from app.demands.models import Demand, DemandOffer
 from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown, Repayment
@@ -284,20 +284,26 @@ async def test_bank_objects(app: FastAPI, client: httpx.AsyncClient, factory: Fa
     staff_b = factory.headers(await factory.user("bank_staff", bank_id=bank_b.id))
     system_b = client_headers(bank_b.id, "products:write loans:write demands:write")
     product_b = await demands.product(bank_b, ["411702"])
+    # Tenant C: another bank serving A's county, so that it legitimately sees the same demands and borrowers'
+    # areas, but none of A's objects.
+    bank_c = await factory.bank(["411725"])
+    admin_c = factory.headers(await factory.user("bank_admin", bank_id=bank_c.id))
+    staff_c = factory.headers(await factory.user("bank_staff", bank_id=bank_c.id))
+    system_c = client_headers(bank_c.id, "products:write loans:write demands:write")
 
     targets = [
         Target(
             "/api/v1/bank/drawdowns/{drawdown_id}",
             {"drawdown_id": drawdown_id},
             row_of(factory, Drawdown, uuid.UUID(drawdown_id), (Repayment, Repayment.drawdown_id)),
-            [admin_b, staff_b, system_b],
+            [admin_b, staff_b, system_b, admin_c, staff_c, system_c],
         ),
         Target(
             "/api/v1/bank/products/{product_id}",
             {"product_id": str(product.id)},
             row_of(factory, Product, product.id),
-            [admin_b, staff_b],
-            may_refuse=[system_b],
+            [admin_b, staff_b, admin_c, staff_c],
+            may_refuse=[system_b, system_c],
         ),
         Target(
             "/api/v1/bank/demands/{demand_id}",
@@ -317,27 +323,47 @@ async def test_bank_objects(app: FastAPI, client: httpx.AsyncClient, factory: Fa
             "/api/v1/bank/api-clients/{client_id}",
             {"client_id": api_client_id},
             row_of(factory, ApiClient, uuid.UUID(api_client_id)),
-            [admin_b],
-            may_refuse=[staff_b, system_b],
+            [admin_b, admin_c],
+            may_refuse=[staff_b, system_b, staff_c, system_c],
         ),
         Target(
             "/api/v1/bank/webhooks/{webhook_id}",
             {"webhook_id": webhook_id},
             row_of(factory, WebhookEndpoint, uuid.UUID(webhook_id), (WebhookDelivery, WebhookDelivery.endpoint_id)),
-            [admin_b],
-            may_refuse=[staff_b, system_b],
+            [admin_b, admin_c],
+            may_refuse=[staff_b, system_b, staff_c, system_c],
         ),
         Target(
             "/api/v1/bank/stations/{station_id}",
             {"station_id": str(station_id)},
             row_of(factory, Station, station_id),
-            [admin_b],
-            may_refuse=[staff_b, system_b],
+            [admin_b, admin_c],
+            may_refuse=[staff_b, system_b, staff_c, system_c],
         ),
     ]
     failures = []
     for t in targets:
         failures += await check(app, client, t)
+    # The one /admin exception: freeze and unfreeze are open to the lead bank's admin only.
+    cert_snap = row_of(factory, Certificate, a.certificate.id)
+    before = await cert_snap()
+    for action in ("freeze", "unfreeze"):
+        for headers in (admin_b, admin_c):
+            r = await client.post(
+                f"/admin/certificates/{a.certificate.id}/{action}", json={"reason": "核查"}, headers=headers
+            )
+            if r.status_code != 404:
+                failures.append(f"{action} A's borrower's certificate as another bank's admin: {r.status_code}")
+    if await cert_snap() != before:
+        failures.append("certificate changed")
+    # C sees the demand (its county), but A's offer on it is not C's to withdraw.
+    for headers in (admin_c, staff_c, system_c):
+        r = await client.delete(f"/bank/demands/{demand['id']}/offers/{offer_id}", headers=headers)
+        if r.status_code != 404:
+            failures.append(f"DELETE A's offer as C: {r.status_code}")
+    async with factory.session() as s:
+        offer = await s.get(DemandOffer, uuid.UUID(offer_id))
+        assert offer is not None and offer.status == "pending"
     # The partner namespace is per bank: B's GET and DELETE of A's external id find nothing; B's PUT of the
     # same external id makes B's own product and leaves A's as it was.
     snap = row_of(factory, Product, partner_product_id)
