@@ -134,3 +134,12 @@ def agents(factory: Factory, client: httpx.AsyncClient, monkeypatch: pytest.Monk
     # Several codes to one household phone in a test: no resend interval (the limit itself is tested apart).
     monkeypatch.setattr(get_settings(), "sms_phone_interval_seconds", 0)
     return Agents(factory, client)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _keep_demo_villages(factory: Factory) -> None:
+    """The demo seeders' villages are never handed to these tests (the seed tests count their households)."""
+    from app.credit.seed import DEMO_VILLAGES
+
+    await factory.fresh_village()
+    factory._used.update(DEMO_VILLAGES)
