@@ -26,6 +26,7 @@ from app.credit.ratings import set_village_score
 from app.demands import service as demands
 from app.demands.models import Demand
 from app.demands.schemas import DemandPublic
+from app.notifications.service import notify
 from app.stations.service import agent_village
 
 NO_PHONE = (
@@ -65,6 +66,14 @@ async def list_households(
         stmt = stmt.where(Household.id > decode_cursor(cursor, [parse_uuid])[0])
     rows = (await session.execute(stmt.order_by(Household.id).limit(limit + 1))).scalars().all()
     items, nxt = page_of(rows, limit, lambda h: [h.id])
+    # The page shows names and phones in full: who looked, and at which households, is on record.
+    await audit.record(
+        session,
+        action="agent.households.list",
+        object_type="village",
+        object_id=village,
+        household_ids=[str(h.id) for h in items],
+    )
     return [_public(h) for h in items], nxt
 
 
@@ -98,6 +107,12 @@ async def _confirm(redis: Any, h: Household, code: str) -> None:
     await otp.verify_code(redis, _phone_of(h), otp.Purpose.consent, code)
 
 
+async def _tell(h: Household, session: AsyncSession, kind: str, title: str, demand_id: uuid.UUID, body: str) -> None:
+    """A household with an account learns in the app what was done in its name."""
+    if h.user_id is not None:
+        await notify(session, user_id=h.user_id, kind=kind, title=title, body=body, data={"demand_id": str(demand_id)})
+
+
 async def file_demand(session: AsyncSession, redis: Any, p: Principal, body: AgentDemandCreate) -> DemandPublic:
     h = await _household(session, p, body.household_id)
     await _confirm(redis, h, body.code)
@@ -109,7 +124,10 @@ async def file_demand(session: AsyncSession, redis: Any, p: Principal, body: Age
         86400,
         ("该农户今日发布融资需求次数已达上限，请明天再试", "Too many demands today for this household"),
     )
-    return await demands.create_for_household(session, h, body.demand(), filed_by=p)
+    out = await demands.create_for_household(session, h, body.demand(), filed_by=p)
+    text = f"村服务站已按您的授权，为您发布 {out.amount_fen // 100} 元的融资需求。如非本人意愿，请在 App 中撤回。"
+    await _tell(h, session, "demand.filed_by_agent", "服务站已为您代办融资需求", out.id, text)
+    return out
 
 
 async def accept_offer(
@@ -120,7 +138,10 @@ async def accept_offer(
         raise NotFound()
     h = await _household(session, p, household_id)
     await _confirm(redis, h, code)
-    return await demands.accept_offer(session, demand_id, offer_id, household_id=h.id, via_agent=p)
+    out = await demands.accept_offer(session, demand_id, offer_id, household_id=h.id, via_agent=p)
+    text = "村服务站已按您的授权为您接受了银行报价，该银行可以看到您的姓名和手机号并联系您；可在 App 中撤回授权。"
+    await _tell(h, session, "offer.accepted_by_agent", "服务站已为您接受银行报价", out.id, text)
+    return out
 
 
 async def set_score(

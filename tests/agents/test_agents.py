@@ -59,6 +59,14 @@ async def test_lists_own_village_households_only(agents: Agents, client: httpx.A
     assert seen[str(mine[1].id)]["linked"] is True and seen[str(mine[1].id)]["stars"] == 0
     r = await client.get("/agent/households", params={"limit": 0}, headers=post.headers)
     assert r.status_code == 422
+    # Each page of full names and phones is on record: who looked, at which households, nothing personal.
+    audit = await rows(
+        factory,
+        select(AuditEntry).where(AuditEntry.object_id == post.village, AuditEntry.action == "agent.households.list"),
+    )
+    assert audit and all(a.actor_id == str(post.agent.id) for a in audit)  # type: ignore[attr-defined]
+    assert {h for a in audit for h in a.summary["household_ids"]} == {str(h.id) for h in mine}  # type: ignore[attr-defined]
+    assert "李秀英" not in str([a.summary for a in audit])  # type: ignore[attr-defined]
 
 
 # ---- consent codes ------------------------------------------------------------------------------------------
@@ -119,6 +127,8 @@ async def test_files_demand_with_fresh_code(agents: Agents, client: httpx.AsyncC
     # The linked farmer sees it among their own demands.
     r = await client.get(f"/me/demands/{d['id']}", headers=factory.headers(farmer))
     assert r.status_code == 200 and r.json()["filed_by_agent"] is True
+    r = await client.get("/me/notifications", headers=factory.headers(farmer))
+    assert [n["kind"] for n in r.json()["items"]] == ["demand.filed_by_agent"]
 
 
 async def test_demand_code_rules(agents: Agents, client: httpx.AsyncClient, factory: Factory) -> None:
@@ -206,6 +216,27 @@ async def test_accepts_offer_for_household_without_account(
     assert [c["id"] for c in r.json()["items"]] == [str(consent.id)]  # type: ignore[attr-defined]
     r = await client.post(f"/me/consents/{consent.id}/withdraw", headers=factory.headers(farmer))  # type: ignore[attr-defined]
     assert r.status_code == 200 and r.json()["active"] is False
+
+
+async def test_accept_for_linked_household_records_both(
+    agents: Agents, client: httpx.AsyncClient, factory: Factory
+) -> None:
+    post = await agents.post()
+    farmer = await factory.user("farmer")
+    h = await agents.household(post.village, user=farmer)
+    demand, offer, _ = await _offered(agents, post, h)
+    r = await client.post(
+        f"/agent/demands/{demand['id']}/offers/{offer['id']}/accept",
+        json={"code": await agents.code(post, h)},
+        headers=post.headers,
+    )
+    assert r.status_code == 200, r.text
+    [consent] = await rows(factory, select(Consent).where(Consent.household_id == h.id))
+    assert consent.user_id == farmer.id and consent.witness_agent_id == post.agent.id  # type: ignore[attr-defined]
+    entries = await rows(factory, select(AuditEntry).where(AuditEntry.object_id == demand["id"]))
+    accept = [e for e in entries if e.action == "demand.accept"]  # type: ignore[attr-defined]
+    assert accept and accept[0].actor_id == str(post.agent.id)  # type: ignore[attr-defined]
+    assert accept[0].summary["via_agent"] == str(post.agent.id)  # type: ignore[attr-defined]
 
 
 async def test_accept_through_agent_of_other_village_is_404(
