@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from app.agents import router as agents
 from app.auditlog import router as auditlog
 from app.auth import me_router, staff_router
 from app.auth import router as auth
@@ -62,6 +63,7 @@ public_router.include_router(stations.public_router)
 protected_router.include_router(stations.router)
 protected_router.include_router(notifications.router)
 protected_router.include_router(auditlog.router)
+protected_router.include_router(agents.router)
 protected_router.include_router(supervision.router)
 
 api_router = APIRouter(prefix="/api/v1")

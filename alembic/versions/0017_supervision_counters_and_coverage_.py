@@ -1,7 +1,7 @@
 """supervision counters and coverage snapshots
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0018
 Create Date: 2026-11-26 05:24:11.647635
 """
 
@@ -15,7 +15,7 @@ import app.core.db
 
 
 revision: str = '0017'
-down_revision: str | None = '0013'
+down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
