@@ -21,7 +21,7 @@ with httpx.Client(timeout=30) as c:
         code = re.search(r"(?<!\d)\d{6}(?!\d)", text).group(0)
         r = c.post(f"{base}/auth/sessions", json={"phone": phone, "code": code})
     else:
-        creds = {"admin": ("admin", "Puhuitong-Admin-2026"), "bank": ("abc-admin", "Puhuitong-Bank-2026")}[who]
+        creds = {"admin": ("admin", "Puhuitong-Ops-2026"), "bank": ("abc-admin", "Puhuitong-Bank-2026")}[who]
         r = c.post(f"{base}/auth/password-sessions", json={"username": creds[0], "password": creds[1]})
     r.raise_for_status()
     print(r.json()["access_token"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from app.agents import router as agents
 from app.auditlog import router as auditlog
 from app.auth import me_router, staff_router
 from app.auth import router as auth
@@ -19,6 +20,7 @@ from app.drawdowns import router as drawdowns
 from app.notifications import router as notifications
 from app.regions import router as regions
 from app.stations import router as stations
+from app.supervision import router as supervision
 from app.webhooks import router as webhooks
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -61,6 +63,8 @@ public_router.include_router(stations.public_router)
 protected_router.include_router(stations.router)
 protected_router.include_router(notifications.router)
 protected_router.include_router(auditlog.router)
+protected_router.include_router(agents.router)
+protected_router.include_router(supervision.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

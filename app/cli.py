@@ -112,6 +112,21 @@ async def verify_audit(args: argparse.Namespace) -> int:
     return 1
 
 
+@command("snapshot-stats", "保存当日（北京时间）的覆盖统计快照（同日重复执行则替换）")
+async def snapshot_stats(args: argparse.Namespace) -> int:
+    from app.supervision import service
+
+    db = _db()
+    try:
+        async for session in session_scope(db):
+            count = await service.take_snapshot(session)
+            day = service.china_today().isoformat()
+        print(json.dumps({"date": day, "regions": count}))
+    finally:
+        await db.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("WARNING")
     parser = argparse.ArgumentParser(prog="python -m app.cli", description="普惠通 API 运维命令")

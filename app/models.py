@@ -25,4 +25,11 @@ from app.events.models import Event  # noqa: F401
 from app.notifications.models import Notification  # noqa: F401
 from app.regions.models import Region  # noqa: F401
 from app.stations.models import Station  # noqa: F401
+from app.supervision.models import (  # noqa: F401
+    CoverageSnapshot,
+    VillageCertificateMonthStats,
+    VillageCertificateStats,
+    VillageCertificateYearStats,
+    VillageHouseholdStats,
+)
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: F401

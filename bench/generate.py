@@ -627,6 +627,12 @@ async def main_async(a: argparse.Namespace) -> None:
     log(f"households and dependants in {a.procs} processes: {dict(counts)}; crypto {crypto_s:.1f} CPU-s", t0)
     await area_figures(conn, aggs)
     log("village_credit_stats, area_loan_stats, certificate counters", t0)
+    if await conn.fetchval("SELECT to_regclass('village_household_stats') IS NOT NULL"):
+        from app.supervision.counters import BUCKET_ROWS_SQL, REBUILD_SQL
+
+        for sql in (*REBUILD_SQL, *BUCKET_ROWS_SQL["postgresql"]):
+            await conn.execute(sql)
+        log("supervision counters (households, links, certificate holders) rebuilt from the rows", t0)
     nd = await demands_phase(conn, a.seed, a.demands)
     log(f"demands: {nd if nd >= 0 else 'skipped (no demands table / generator yet)'}", t0)
     await conn.execute("ANALYZE")

@@ -26,6 +26,7 @@ from app.core.errors import (
 from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
 from app.credit.models import Household
 from app.regions.models import Region
+from app.supervision import counters
 
 ID_KIND = "resident_id"
 USCC_KIND = "uscc"
@@ -139,6 +140,7 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
             candidate.user_id = user.id
             candidate.updated_at = datetime.now(UTC)
             session.add(candidate)
+            await counters.move_households(session, {candidate.village_code: (0, 1)})
             linked = True
         else:
             # this failure fills the day's budget; the next attempt gets the 429

@@ -12,7 +12,7 @@ from app.auth import users
 from app.auth.models import Role, User
 
 DEMO_USERS = (
-    (Role.admin, "admin", "Puhuitong-Admin-2026", None),
+    (Role.admin, "admin", "Puhuitong-Ops-2026", None),
     (Role.regulator, "regulator", "Puhuitong-Reg-2026", "4117"),
 )
 
@@ -21,6 +21,4 @@ async def seed_accounts(session: AsyncSession) -> None:
     for role, username, password, region in DEMO_USERS:
         if (await session.execute(select(User.id).where(User.username == username))).first():
             continue
-        await users.create_platform_user(
-            session, role=role, username=username, password=password, region_code=region, check_policy=False
-        )
+        await users.create_platform_user(session, role=role, username=username, password=password, region_code=region)

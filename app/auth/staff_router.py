@@ -19,6 +19,7 @@ from app.auth.schemas import (
     StaffPublic,
 )
 from app.core.deps import RedisDep, SessionDep
+from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["staff"])
@@ -56,49 +57,64 @@ def _client(c: ApiClient) -> ApiClientPublic:
     response_model=StaffPublic,
     summary="平台：为银行创建 bank_admin 或 bank_staff",
 )
-async def create_bank_staff_admin(p: Admin, session: SessionDep, bank_id: uuid.UUID, body: StaffCreate) -> StaffPublic:
-    user = await users.create_bank_user(
-        session,
-        bank_id=bank_id,
-        role=body.role,
-        username=body.username,
-        password=body.password,
-        real_name=body.real_name,
-        phone=body.phone,
-    )
-    return _staff(user)
+async def create_bank_staff_admin(
+    p: Admin, idem: IdempotencyOptional, session: SessionDep, bank_id: uuid.UUID, body: StaffCreate
+) -> Response:
+    async def work() -> tuple[int, StaffPublic]:
+        user = await users.create_bank_user(
+            session,
+            bank_id=bank_id,
+            role=body.role,
+            username=body.username,
+            password=body.password,
+            real_name=body.real_name,
+            phone=body.phone,
+        )
+        return 201, _staff(user)
+
+    return await idem.run(session, body, work)
 
 
 @router.post(
     "/bank/staff", status_code=status.HTTP_201_CREATED, response_model=StaffPublic, summary="银行管理员：创建本行员工"
 )
-async def create_bank_staff(p: BankAdmin, session: SessionDep, body: BankStaffCreate) -> StaffPublic:
+async def create_bank_staff(
+    p: BankAdmin, idem: IdempotencyOptional, session: SessionDep, body: BankStaffCreate
+) -> Response:
     assert p.bank_id is not None
-    user = await users.create_bank_user(
-        session,
-        bank_id=p.bank_id,
-        role=body.role,
-        username=body.username,
-        password=body.password,
-        real_name=body.real_name,
-        phone=body.phone,
-    )
-    return _staff(user)
+    bank_id = p.bank_id
+
+    async def work() -> tuple[int, StaffPublic]:
+        user = await users.create_bank_user(
+            session,
+            bank_id=bank_id,
+            role=body.role,
+            username=body.username,
+            password=body.password,
+            real_name=body.real_name,
+            phone=body.phone,
+        )
+        return 201, _staff(user)
+
+    return await idem.run(session, body, work)
 
 
 @router.post(
     "/admin/regulators", status_code=status.HTTP_201_CREATED, response_model=StaffPublic, summary="平台：创建监管账号"
 )
-async def create_regulator(p: Admin, session: SessionDep, body: RegulatorCreate) -> StaffPublic:
-    user = await users.create_regulator(
-        session,
-        username=body.username,
-        password=body.password,
-        real_name=body.real_name,
-        phone=body.phone,
-        region_code=body.region_code,
-    )
-    return _staff(user)
+async def create_regulator(p: Admin, idem: IdempotencyOptional, session: SessionDep, body: RegulatorCreate) -> Response:
+    async def work() -> tuple[int, StaffPublic]:
+        user = await users.create_regulator(
+            session,
+            username=body.username,
+            password=body.password,
+            real_name=body.real_name,
+            phone=body.phone,
+            region_code=body.region_code,
+        )
+        return 201, _staff(user)
+
+    return await idem.run(session, body, work)
 
 
 @router.post("/admin/users/{user_id}/disable", response_model=StaffPublic, summary="平台：停用账号（会话立即失效）")

@@ -28,14 +28,13 @@ async def create_platform_user(
     station_id: uuid.UUID | None = None,
     real_name: str | None = None,
     phone: str | None = None,
-    check_policy: bool = True,
 ) -> User:
     """Raises PasswordRejected (422) for a weak password, UsernameTaken (409) for a duplicate username,
     ValidationFailed for a bad phone. Usernames are unique regardless of case."""
     from app.auth.passwords import check_password_policy
 
     username = username.strip()
-    problem = check_password_policy(password, username) if check_policy else None
+    problem = check_password_policy(password, username)
     if problem:
         raise PasswordRejected(errors=[field_error("password", "password_policy", problem)])
     if phone is not None:

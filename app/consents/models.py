@@ -29,7 +29,9 @@ class Consent(SQLModel, table=True):
     __table_args__ = (Index("ix_consents_bank_household", "bank_id", "household_id"),)
 
     id: uuid.UUID = id_field()
-    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    # Null for a household without an account that consented through a station agent (代办): the consent is
+    # the household's, confirmed by an SMS code to its phone on record, with the agent as witness.
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", index=True)
     household_id: uuid.UUID | None = Field(default=None, foreign_key="households.id")
     bank_id: uuid.UUID = Field(foreign_key="banks.id")
     fields: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -39,3 +41,5 @@ class Consent(SQLModel, table=True):
     source_id: uuid.UUID | None = Field(default=None)
     granted_at: datetime = created_field()
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The station agent before whom the household confirmed (with a code sent to its phone), if any.
+    witness_agent_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import rights
+from app.auth.models import User
 from app.banks.models import Bank
 from app.consents.models import Consent, ConsentText
 from app.consents.schemas import ConsentBank, ConsentPublic, ConsentTextPublic
@@ -16,6 +19,7 @@ from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.credit.models import Household
 from app.events import service as events
 
 DEFAULT_TEXT = ConsentTextPublic(
@@ -44,15 +48,21 @@ async def current_text(session: AsyncSession) -> ConsentTextPublic:
 async def grant(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
     household_id: uuid.UUID | None,
     bank_id: uuid.UUID,
     source: str,
     fields: Sequence[str] | None = None,
     purpose: str | None = None,
     source_id: uuid.UUID | None = None,
+    witness_agent_id: uuid.UUID | None = None,
 ) -> Consent:
-    """Record a consent on the wording now shown; `fields`/`purpose` default to that wording's."""
+    """Record a consent on the wording now shown; `fields`/`purpose` default to that wording's.
+
+    Either the account (`user_id`) consents, or a household without one through a station agent
+    (`witness_agent_id`, `household_id` set, `user_id` None)."""
+    if user_id is None and (household_id is None or witness_agent_id is None):
+        raise ValueError("a consent without an account needs the household and the witnessing agent")
     text = await current_text(session)
     consent = Consent(
         user_id=user_id,
@@ -63,6 +73,7 @@ async def grant(
         wording_version=text.version,
         source=source,
         source_id=source_id,
+        witness_agent_id=witness_agent_id,
     )
     session.add(consent)
     await session.flush()
@@ -72,6 +83,7 @@ async def grant(
         object_type="consent",
         object_id=consent.id,
         after={"bank_id": str(bank_id), "source": source, "fields": consent.fields, "version": text.version},
+        witness_agent_id=str(witness_agent_id) if witness_agent_id else None,
     )
     return consent
 
@@ -156,11 +168,20 @@ def _public(c: Consent, names: dict[uuid.UUID, str]) -> ConsentPublic:
     )
 
 
+async def _owned_by(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The account's own consents, and those its household gave through a station agent before it had one."""
+    household_id = await session.scalar(select(Household.id).where(Household.user_id == user_id))
+    own: ColumnElement[bool] = col(Consent.user_id) == user_id
+    if household_id is None:
+        return own
+    return or_(own, and_(col(Consent.user_id).is_(None), Consent.household_id == household_id))
+
+
 async def list_mine(
     session: AsyncSession, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[ConsentPublic], str | None]:
     cols = [(Consent.granted_at, True), (Consent.id, True)]
-    stmt = select(Consent).where(Consent.user_id == user_id)
+    stmt = select(Consent).where(await _owned_by(session, user_id))
     if cursor:
         stmt = stmt.where(after(cols, decode_cursor(cursor, [parse_dt, parse_uuid])))
     rows = (await session.execute(stmt.order_by(*order_by(cols)).limit(limit + 1))).scalars().all()
@@ -171,7 +192,7 @@ async def list_mine(
 
 async def withdraw_mine(session: AsyncSession, user_id: uuid.UUID, consent_id: uuid.UUID) -> ConsentPublic:
     consent = await session.scalar(
-        select(Consent).where(Consent.id == consent_id, Consent.user_id == user_id).with_for_update()
+        select(Consent).where(Consent.id == consent_id, await _owned_by(session, user_id)).with_for_update()
     )
     if consent is None:
         raise NotFound()
@@ -180,3 +201,43 @@ async def withdraw_mine(session: AsyncSession, user_id: uuid.UUID, consent_id: u
     await _withdraw(session, consent, "withdrawn_by_household")
     names = await _bank_names(session, {consent.bank_id})
     return _public(consent, names)
+
+
+# ---- the farmer's rights -----------------------------------------------------------------------------------
+
+
+async def export_consents(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """`GET /me/export` section: every consent given (also through a station agent), withdrawn ones too."""
+    rows = (
+        (
+            await session.execute(
+                select(Consent)
+                .where(await _owned_by(session, user.id))
+                .order_by(Consent.granted_at, Consent.id)
+                .limit(1000)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    names = await _bank_names(session, {c.bank_id for c in rows})
+    return [
+        {**_public(c, names).model_dump(mode="json"), "via_station_agent": c.witness_agent_id is not None} for c in rows
+    ]
+
+
+async def keep_consents(session: AsyncSession, user: User) -> tuple[list[str], list[dict[str, str]]]:
+    found = await session.scalar(select(Consent.id).where(await _owned_by(session, user.id)).limit(1))
+    if found is None:
+        return [], []
+    return [], [
+        {
+            "what": "consents",
+            "why": "授权记录证明银行获取您个人信息的合法依据（《个人信息保护法》第十三、十四条），须与相关贷款档案"
+            "一并保存；删除请求不会撤回仍有效的授权，如需撤回请在“我的授权”中操作",
+        }
+    ]
+
+
+rights.register_exporter("consents", export_consents)
+rights.register_eraser(keep_consents)

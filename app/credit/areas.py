@@ -230,3 +230,17 @@ async def count_credit_villages(session: AsyncSession, prefix: str) -> int:
         )
     ).all()
     return sum(1 for rated, credit in rows if is_credit_area(credit, rated, ratio))
+
+
+async def village_credit_counts(session: AsyncSession, prefix: str) -> dict[str, tuple[int, int]]:
+    """(rated, credit) per village or community whose code starts with `prefix`, in one read of the counters —
+    for supervision statistics, which judge them against the current thresholds (the stored flag can be stale
+    after a threshold edit)."""
+    rows = (
+        await session.execute(
+            select(VillageCreditStats.village_code, VillageCreditStats.rated, VillageCreditStats.credit).where(
+                col(VillageCreditStats.village_code).startswith(prefix)
+            )
+        )
+    ).all()
+    return {code: (rated, credit) for code, rated, credit in rows}

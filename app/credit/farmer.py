@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import rights
 from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.banks.models import Bank, BankCounty
@@ -18,12 +20,13 @@ from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidSt
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit import areas, rating
 from app.credit.certificates import effective_status
-from app.credit.models import Certificate, Household, Objection
+from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange
 from app.credit.ratings import factor_catalogue
 from app.credit.schemas import (
     CertificatePublic,
     FactorExplained,
     LeadBank,
+    LedgerEntryPublic,
     MyCredit,
     ObjectionCreate,
     ObjectionPublic,
@@ -230,3 +233,96 @@ async def my_objection(session: AsyncSession, p: Principal, objection_id: uuid.U
     if o is None:
         raise NotFound()
     return objection_public(o)
+
+
+# ---- the farmer's rights -----------------------------------------------------------------------------------
+
+
+async def export_credit(session: AsyncSession, user: User) -> dict[str, Any]:
+    """`GET /me/export` section: the rating with its factors and explanation, the certificates (current and
+    past), the limit ledger, the rating history and the objections."""
+    me = Principal(kind="user", id=user.id, role=user.role, jti="export")
+    out: dict[str, Any] = (await my_credit(session, me)).model_dump(mode="json")
+    h = await household_of(session, user.id)
+    certs: list[Certificate] = []
+    ledger: list[CertificateLedgerEntry] = []
+    history: list[RatingChange] = []
+    if h is not None:
+        certs = list(
+            (
+                await session.execute(
+                    select(Certificate).where(Certificate.household_id == h.id).order_by(Certificate.issued_on)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        ledger = list(
+            (
+                await session.execute(
+                    select(CertificateLedgerEntry)
+                    .where(CertificateLedgerEntry.household_id == h.id)
+                    .order_by(CertificateLedgerEntry.created_at)
+                    .limit(5000)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        history = list(
+            (
+                await session.execute(
+                    select(RatingChange)
+                    .where(RatingChange.household_id == h.id)
+                    .order_by(RatingChange.created_at)
+                    .limit(5000)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    objections = (
+        (await session.execute(select(Objection).where(Objection.user_id == user.id).order_by(Objection.created_at)))
+        .scalars()
+        .all()
+    )
+    out["certificates"] = [(await certificate_public(session, c)).model_dump(mode="json") for c in certs]
+    out["ledger"] = [LedgerEntryPublic.model_validate(e, from_attributes=True).model_dump(mode="json") for e in ledger]
+    # Who changed the rating is named by role and source only: staff identities are not the farmer's data.
+    out["rating_history"] = [
+        {
+            "source": r.source,
+            "actor_role": r.actor_role,
+            "before": r.before,
+            "after": r.after,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in history
+    ]
+    out["objections"] = [objection_public(o).model_dump(mode="json") for o in objections]
+    return out
+
+
+async def keep_credit(session: AsyncSession, user: User) -> tuple[list[str], list[dict[str, str]]]:
+    kept: list[dict[str, str]] = []
+    if await household_of(session, user.id) is not None:
+        kept.append(
+            {
+                "what": "credit_rating_and_certificates",
+                "why": "信用评定结果、授信证及额度变动台账是农户信用信息，依《征信业管理条例》第十六条须保存 5 年，"
+                "且由村评定小组和监管部门管理，不随个人账号删除",
+            }
+        )
+    if await session.scalar(select(Objection.id).where(Objection.user_id == user.id).limit(1)) is not None:
+        kept.append(
+            {
+                "what": "rating_objections",
+                "why": "信用评级异议及其处理结果是监管处理记录（《个人信息保护法》第二十四条、《征信业管理条例》"
+                "第二十五条），须留存备查",
+            }
+        )
+    return [], kept
+
+
+rights.register_exporter("credit", export_credit)
+rights.register_eraser(keep_credit)

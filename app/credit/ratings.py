@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.credit import areas, certificates, rating
 from app.credit.models import Certificate, Household, RatingChange, RatingFactor
 from app.events import service as events
 from app.notifications import service as notifications
+from app.supervision import counters
 
 CHUNK = 1000
 
@@ -200,12 +201,32 @@ async def _after_rating(
             .all()
         )
         current.update({c.household_id: c for c in rows})
+    # Supervision counters: what each household counted for before (village, certificate) and after.
+    before_keys = {hid: counters.certificate_key(cert) for hid, cert in current.items()}
     derivations = []
+    households: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    holders: dict[tuple[str, date], int] = defaultdict(int)
     for hid, c in by_household.items():
         d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason)
         if d.ledger or d.changed or d.new_cert:
             derivations.append((c, d))
+        old_village = c.old.village_code if c.old is not None else None
+        linked = int(c.user_id is not None)
+        if old_village != c.new.village_code:
+            if old_village is not None:
+                households[old_village][0] -= 1
+                households[old_village][1] -= linked
+            households[c.new.village_code][0] += 1
+            households[c.new.village_code][1] += linked
+        before = before_keys.get(hid)
+        if before is not None:
+            holders[(old_village or c.new.village_code, before)] -= 1
+        after = counters.certificate_key(d.new_cert or current.get(hid))
+        if after is not None:
+            holders[(c.new.village_code, after)] += 1
     await certificates.write(session, [d for _, d in derivations])
+    await counters.move_households(session, {k: (v[0], v[1]) for k, v in households.items()})
+    await counters.move_certificates(session, holders)
     for c, d in derivations:
         cert = d.certificate
         if cert is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.auth.dependencies import Admin, Farmer, Principal, Regulator, StepUp, require
 from app.auth.models import Role
 from app.core.deps import SessionDep
+from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
 from app.credit import farmer, imports, service
 from app.credit.schemas import (
@@ -64,8 +65,13 @@ async def activate(
 
 
 @router.post("/me/credit/objections", response_model=ObjectionPublic, status_code=201, summary="对信用评级提出异议")
-async def create_objection(principal: Farmer, session: SessionDep, body: ObjectionCreate) -> ObjectionPublic:
-    return await farmer.object_to_rating(session, principal, body)
+async def create_objection(
+    principal: Farmer, idem: IdempotencyOptional, session: SessionDep, body: ObjectionCreate
+) -> Response:
+    async def work() -> tuple[int, ObjectionPublic]:
+        return 201, await farmer.object_to_rating(session, principal, body)
+
+    return await idem.run(session, body, work)
 
 
 @router.get("/me/credit/objections", response_model=Page[ObjectionPublic], summary="我的评级异议")

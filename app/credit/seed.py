@@ -16,6 +16,7 @@ from app.core.db import utcnow
 from app.core.identity import resident_id_check_char
 from app.credit import imports
 from app.credit.models import Certificate, Household
+from app.supervision import counters
 
 DEMO_PHONE = "+8613800000001"
 DEMO_VILLAGES = ["411725101200", "411725101201", "411725101202", "411702009202", "411702009203"]
@@ -68,6 +69,7 @@ async def seed_credit_demo(session: AsyncSession) -> None:
         await session.flush()
     if household.user_id is None:
         household.user_id = user.id
+        await counters.move_households(session, {household.village_code: (0, 1)})
         household.phone = household.phone or DEMO_PHONE
     await session.flush()
 

@@ -37,6 +37,7 @@ from app.credit.schemas import (
 )
 from app.events import service as events
 from app.notifications import service as notifications
+from app.supervision import counters
 
 
 def region_scope(p: Principal) -> str | None:
@@ -218,6 +219,7 @@ async def unlink(session: AsyncSession, household_id: uuid.UUID) -> HouseholdDet
     old = h.user_id
     h.user_id, h.updated_at = None, utcnow()
     await session.flush()
+    await counters.move_households(session, {h.village_code: (0, -1)})
     await audit.record(
         session,
         action="household.unlink",

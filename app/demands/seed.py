@@ -21,6 +21,7 @@ from app.demands import bank, common, service
 from app.demands.models import Demand
 from app.demands.schemas import DemandCreate, OfferCreate
 from app.drawdowns.dates import china_today
+from app.supervision import counters
 
 # (amount in fen, term in months, purpose, collateral, description)
 PLAN = [
@@ -43,6 +44,7 @@ async def _account(session: AsyncSession, h: Household, i: int) -> uuid.UUID:
         session.add(user)
         await session.flush()
     h.user_id = user.id
+    await counters.move_households(session, {h.village_code: (0, 1)})
     h.phone = h.phone or phone
     await session.flush()
     return user.id

@@ -499,7 +499,7 @@ async def accept_offer(
     owner = d.user_id
     if owner is None and d.household_id is not None:
         owner = await session.scalar(select(Household.user_id).where(Household.id == d.household_id))
-    if owner is None:
+    if owner is None and via_agent is None:
         raise InvalidState(
             ("该农户尚未注册账号，无法记录个人信息授权", "The household has no account to record the consent on")
         )
@@ -525,6 +525,8 @@ async def accept_offer(
         source_id=o.id,
         fields=CONSENT_FIELDS,
         purpose=f"银行联系本人办理融资需求（{yuan(d.amount_fen)} 元，{PURPOSE_ZH.get(d.purpose, d.purpose)}）的贷款",
+        # A household without an account consents through the agent: recorded on the household, agent as witness.
+        witness_agent_id=via_agent.id if via_agent is not None else None,
     )
     person = (await common.applicants(session, [d]))[d.id]
     await emit(

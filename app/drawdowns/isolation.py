@@ -186,3 +186,32 @@ async def adjust(session: AsyncSession, village_code: str, *, outstanding: int =
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def village_figures(session: AsyncSession, prefix: str, today: date | None = None) -> dict[str, AreaFigures]:
+    """Figures of every village (and community) whose code starts with `prefix`, in two reads: the per-village
+    rows, and one grouped read of the loans past due_on with no event yet (the (status, due_on) or area
+    indexes). Summing villages gives a township's or county's figures, as `figures_for` computes them."""
+    today = today or china_today()
+    rows = (
+        await session.execute(
+            select(AreaLoanStat.village_code, AreaLoanStat.outstanding_fen, AreaLoanStat.overdue_fen).where(
+                col(AreaLoanStat.village_code).startswith(prefix)
+            )
+        )
+    ).all()
+    where = (
+        _area_column(Drawdown, prefix) if len(prefix) in (6, 9, 12) else col(Drawdown.village_code).startswith(prefix)
+    )
+    past_due = (
+        await session.execute(
+            select(Drawdown.village_code, func.sum(Drawdown.outstanding_fen))
+            .where(where, Drawdown.status == DrawdownStatus.disbursed, col(Drawdown.due_on) < today)
+            .group_by(Drawdown.village_code)
+        )
+    ).all()
+    extra = {code: int(amount or 0) for code, amount in past_due}
+    out = {code: AreaFigures(code, int(o), int(d) + extra.pop(code, 0)) for code, o, d in rows}
+    for code, amount in extra.items():  # cannot happen while every disbursement writes its village row
+        out[code] = AreaFigures(code, amount, amount)
+    return out

@@ -16,7 +16,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import rights
 from app.auth.dependencies import Principal
+from app.auth.models import User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
 from app.core.crypto import mask_name
@@ -494,3 +496,43 @@ async def cancel_mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUI
         data={"drawdown_id": str(dd.id)},
     )
     return await present(session, dd)
+
+
+# ---- the farmer's rights -----------------------------------------------------------------------------------
+
+
+async def _of_user(session: AsyncSession, user: User) -> Any:
+    """The account's draw-downs and its linked household's (also those drawn under an earlier account)."""
+    household_id = await session.scalar(select(Household.id).where(Household.user_id == user.id))
+    if household_id is None:
+        return Drawdown.user_id == user.id
+    return or_(Drawdown.user_id == user.id, Drawdown.household_id == household_id)
+
+
+async def export_drawdowns(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """`GET /me/export` section: the draw-downs with repayments and plans."""
+    where = await _of_user(session, user)
+    rows = (
+        (await session.execute(select(Drawdown).where(where).order_by(Drawdown.created_at).limit(1000))).scalars().all()
+    )
+    policy = await isolation.get_policy(session)
+    reps = await repayments_of(session, [d.id for d in rows])
+    today = china_today()
+    return [DrawdownPublic(**public_fields(d, reps[d.id], policy, today)).model_dump(mode="json") for d in rows]
+
+
+async def keep_drawdowns(session: AsyncSession, user: User) -> tuple[list[str], list[dict[str, str]]]:
+    found = await session.scalar(select(Drawdown.id).where(await _of_user(session, user)).limit(1))
+    if found is None:
+        return [], []
+    return [], [
+        {
+            "what": "drawdowns_and_repayments",
+            "why": "贷款及还款记录是金融机构的业务档案，须依《反洗钱法》《征信业管理条例》等规定在业务结束后"
+            "至少保存 5 年，不能因删除请求而删除",
+        }
+    ]
+
+
+rights.register_exporter("drawdowns", export_drawdowns)
+rights.register_eraser(keep_drawdowns)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import rights
+from app.auth.models import User
 from app.core.db import utcnow
 from app.core.errors import ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
@@ -103,3 +105,29 @@ async def mark_read(
     )
     marked = int(getattr(result, "rowcount", 0) or 0)
     return NotificationReadResult(marked=marked, unread_count=await unread_count(session, user_id, bank_id))
+
+
+# ---- the farmer's rights -----------------------------------------------------------------------------------
+
+
+async def export_notifications(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """`GET /me/export` section: the account's own notifications, newest first (at most 5,000)."""
+    rows = (
+        await session.execute(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            .limit(5000)
+        )
+    ).scalars()
+    return [_public(n).model_dump(mode="json") for n in rows]
+
+
+async def erase_notifications(session: AsyncSession, user: User) -> tuple[list[str], list[dict[str, str]]]:
+    """Notifications are copies of what other records say; nothing requires keeping them, so they go."""
+    await session.execute(delete(Notification).where(Notification.user_id == user.id))
+    return ["notifications"], []
+
+
+rights.register_exporter("notifications", export_notifications)
+rights.register_eraser(erase_notifications)

@@ -207,7 +207,18 @@ async def _get(session: AsyncSession, station_id: uuid.UUID, *, bank_id: uuid.UU
 
 async def _apply(session: AsyncSession, station: Station, body: StationBankUpdate) -> StationPublic:
     changes = body.model_dump(exclude_unset=True)
-    for key in ("name", "address", "manager_name", "lat", "lng", "village_code", "host_bank_id"):
+    for key in (
+        "name",
+        "address",
+        "manager_name",
+        "lat",
+        "lng",
+        "village_code",
+        "host_bank_id",
+        "phone",
+        "functions",
+        "opening_hours",
+    ):
         if key in changes and changes[key] is None:
             raise ValidationFailed(errors=[field_error(key, "null_not_allowed", "不能为空")])
     if "village_code" in changes:

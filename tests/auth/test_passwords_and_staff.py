@@ -253,5 +253,5 @@ async def test_demo_seeder_is_idempotent(factory: Factory, client: httpx.AsyncCl
     async with factory.session() as s:
         names = (await s.execute(select(User.username).where(User.username.in_(["admin", "regulator"])))).all()
     assert len(names) == 2
-    assert (await login(client, "admin", "Puhuitong-Admin-2026")).status_code == 200
+    assert (await login(client, "admin", "Puhuitong-Ops-2026")).status_code == 200
     assert (await login(client, "regulator", "Puhuitong-Reg-2026")).status_code == 200
