@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.consents.models import Consent
 from app.core.config import get_settings
-from app.demands import service
+from app.demands import sweeps
 from app.demands.models import Demand
 from app.drawdowns.dates import china_today
 from app.events.models import Event
@@ -288,7 +288,7 @@ async def test_decline_expiry_renew(client: httpx.AsyncClient, factory: Factory,
     assert (await client.get(f"/bank/demands/{d['id']}", headers=a.headers)).json()["status"] == "expired"
     assert (await demands.offer(a, d["id"], annual_rate_bp=470)).status_code == 409
     async with factory.session() as s:
-        assert await service.expire_due(s) >= 1
+        assert await sweeps.expire_due(s) >= 1
         await s.commit()
     notes = await rows(factory, select(Notification).where(Notification.user_id == farmer.user.id))
     assert any(n.kind == "demand.expired" for n in notes)
