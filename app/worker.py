@@ -93,15 +93,15 @@ async def sweep_drawdowns(db: Database, redis: Any) -> int:
 async def sweep_demands(db: Database, redis: Any) -> int:
     """Record demands past their 30 days as expired (telling the farmer); at most every 5 minutes, give open
     demands their household's current stars and match score (the join scans the open demands)."""
-    from app.demands import service
+    from app.demands import sweeps
 
     async with db.sessionmaker() as session:
-        done = await service.expire_due(session)
+        done = await sweeps.expire_due(session)
         await session.commit()
     if await redis.set("worker:demands:stars", "1", nx=True, ex=300):
         for _ in range(20):
             async with db.sessionmaker() as session:
-                n = await service.refresh_stars(session)
+                n = await sweeps.refresh_stars(session)
                 await session.commit()
             done += n
             if n < 500:

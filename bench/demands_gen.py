@@ -1,4 +1,4 @@
-"""Phase 5 of the city: open demands (信贷需求), COPYed in the shape app/demands/service.py `_create` writes.
+"""Phase 5 of the city: open demands (信贷需求), COPYed in the shape app/demands/posting.py `_create` writes.
 
 Applicants are rated households of the city (one open demand each, well under `common.MAX_OPEN`), picked
 deterministically from the seed. Every stored ranking column is computed with the app's own rules: `stars`

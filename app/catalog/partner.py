@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.banks import service as banks
-from app.catalog import compliance
-from app.catalog import service as products
+from app.catalog import compliance, lifecycle, product, views
 from app.catalog.models import Product, ProductStatus
 from app.catalog.schemas import BankProductPublic, BatchItemResult, BatchResult, PartnerBatchItem, ProductCreate
 from app.core import audit
@@ -29,14 +28,14 @@ def unchanged(p: Product, content: dict[str, Any]) -> bool:
     """The same body again changes nothing: it equals what is already live, waiting or refused."""
     if p.status == ProductStatus.published:
         if p.revision is None:
-            return products.content_of(p) == content
+            return product.content_of(p) == content
         return p.revision == content and p.revision_status in (ProductStatus.pending_review, ProductStatus.rejected)
-    return products.content_of(p) == content and p.status in (ProductStatus.pending_review, ProductStatus.rejected)
+    return product.content_of(p) == content and p.status in (ProductStatus.pending_review, ProductStatus.rejected)
 
 
 def stage(p: Product, content: dict[str, Any]) -> bool:
     """Replace the product's content (or its revision) and send it to review. Returns whether it is a revision."""
-    return products.submit_in_place(p, content)
+    return lifecycle.submit_in_place(p, content)
 
 
 async def _find(session: AsyncSession, bank_id: uuid.UUID, external_id: str, lock: bool = False) -> Product | None:
@@ -51,40 +50,40 @@ async def put_product(
 ) -> tuple[int, BankProductPublic]:
     bank = _bank(bank_id)
     content = body.content()
-    await products.check_counties(session, bank, content)
+    await product.check_counties(session, bank, content)
     compliance.enforce(content, await compliance.load_rules(session))
     p = await _find(session, bank, external_id, lock=True)
     status_code = 200
     if p is None:
-        p = products.new_product(bank, external_id)
+        p = product.new_product(bank, external_id)
         session.add(p)
         status_code = 201
     elif unchanged(p, content):
-        return 200, await products.one_public(session, p)
-    before = products.state(p) if status_code == 200 else None
+        return 200, await views.one_public(session, p)
+    before = product.state(p) if status_code == 200 else None
     is_revision = stage(p, content)
     await session.flush()
     if not is_revision:
-        await products.sync_counties(session, [p])
-    session.add(products.review(p, "submitted", revision=is_revision))
+        await product.sync_counties(session, [p])
+    session.add(product.review(p, "submitted", revision=is_revision))
     await audit.record(
         session,
         action="partner.product.put",
         object_type="product",
         object_id=p.id,
         before=before,
-        after=products.state(p),
+        after=product.state(p),
         external_id=external_id,
     )
     await session.flush()
-    return status_code, await products.one_public(session, p)
+    return status_code, await views.one_public(session, p)
 
 
 async def get_product(session: AsyncSession, bank_id: uuid.UUID | None, external_id: str) -> BankProductPublic:
     p = await _find(session, _bank(bank_id), external_id)
     if p is None:
         raise NotFound(("产品不存在", "No such product"))
-    return await products.one_public(session, p)
+    return await views.one_public(session, p)
 
 
 async def delete_product(session: AsyncSession, bank_id: uuid.UUID | None, external_id: str) -> bool:
@@ -95,8 +94,8 @@ async def delete_product(session: AsyncSession, bank_id: uuid.UUID | None, exter
     if p.status == ProductStatus.withdrawn:
         return False
     was_live = p.status == ProductStatus.published
-    before = products.state(p)
-    await products.withdraw_in_place(session, p)
+    before = product.state(p)
+    await lifecycle.withdraw_in_place(session, p)
     await session.flush()
     await audit.record(
         session,
@@ -104,7 +103,7 @@ async def delete_product(session: AsyncSession, bank_id: uuid.UUID | None, exter
         object_type="product",
         object_id=p.id,
         before=before,
-        after=products.state(p),
+        after=product.state(p),
         external_id=external_id,
     )
     return was_live
@@ -114,7 +113,7 @@ def _item_errors(i: int, raw: Any) -> tuple[PartnerBatchItem | None, list[dict[s
     try:
         return PartnerBatchItem.model_validate(raw), []
     except ValidationError as exc:
-        return None, products.pydantic_errors(exc, f"items.{i}.")
+        return None, product.pydantic_errors(exc, f"items.{i}.")
 
 
 async def batch(session: AsyncSession, bank_id: uuid.UUID | None, items: list[Any]) -> BatchResult:
@@ -131,7 +130,7 @@ async def batch(session: AsyncSession, bank_id: uuid.UUID | None, items: list[An
         content: dict[str, Any] = {}
         if item is not None:
             content = ProductCreate.model_validate(item.model_dump(exclude={"external_id"})).content()
-            errs = products.county_errors(content, served, f"items.{i}.")
+            errs = product.county_errors(content, served, f"items.{i}.")
             if not errs:
                 errs = compliance.evaluate(content, rules)
             if not errs and item.external_id in seen:
@@ -158,28 +157,28 @@ async def batch(session: AsyncSession, bank_id: uuid.UUID | None, items: list[An
         p = existing.get(item.external_id)
         created = p is None
         if p is None:
-            p = products.new_product(bank, item.external_id)
+            p = product.new_product(bank, item.external_id)
             session.add(p)
         elif unchanged(p, content):
             results[i].id, results[i].status = p.id, p.status
             continue
-        before = None if created else products.state(p)
+        before = None if created else product.state(p)
         if not stage(p, content):
             main_changed.append(p)
         changed.append(p)
-        session.add(products.review(p, "submitted", revision=p.status == ProductStatus.published))
+        session.add(product.review(p, "submitted", revision=p.status == ProductStatus.published))
         await audit.record(
             session,
             action="partner.product.put",
             object_type="product",
             object_id=p.id,
             before=before,
-            after=products.state(p),
+            after=product.state(p),
             external_id=item.external_id,
             batch=True,
         )
         results[i].id, results[i].status = p.id, p.status
     await session.flush()
-    await products.sync_counties(session, main_changed)
+    await product.sync_counties(session, main_changed)
     await session.flush()
     return BatchResult(items=results)

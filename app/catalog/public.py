@@ -17,8 +17,9 @@ from sqlmodel import col
 from app.banks.models import Bank
 from app.catalog import search
 from app.catalog.models import TARGET_BITS, Product, ProductCounty, ProductStatus, ProductTerm
+from app.catalog.product import content_of
 from app.catalog.schemas import BankBrief, CatalogItem, CatalogProduct
-from app.catalog.service import content_of, images_of
+from app.catalog.views import images_of
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 

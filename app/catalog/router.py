@@ -10,8 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, File, Path, Query, Request, Resp
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import BankProducts, PartnerProducts, Principal, Regulator
-from app.catalog import partner, public
-from app.catalog import service as products
+from app.catalog import lifecycle, partner, public, regulator
 from app.catalog.models import ProductKind, ProductStatus, Target
 from app.catalog.schemas import (
     BankProductPublic,
@@ -115,7 +114,7 @@ async def create_product(
     p: BankProducts, idem: IdempotencyOptional, session: SessionDep, body: ProductCreate
 ) -> Response:
     async def work() -> tuple[int, Any]:
-        return 201, await products.create_product(session, _bank_of(p), body)
+        return 201, await lifecycle.create_product(session, _bank_of(p), body)
 
     return await idem.run(session, body, work)
 
@@ -128,13 +127,13 @@ async def list_own(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[BankProductPublic]:
-    items, nxt = await products.list_own(session, _bank_of(p), status.value if status else None, limit, cursor)
+    items, nxt = await lifecycle.list_own(session, _bank_of(p), status.value if status else None, limit, cursor)
     return Page[BankProductPublic](items=items, next_cursor=nxt)
 
 
 @bank_router.get("/bank/products/{product_id}", response_model=BankProductPublic, summary="本行产品详情")
 async def get_own(p: BankProducts, session: SessionDep, product_id: uuid.UUID) -> BankProductPublic:
-    return await products.get_own_public(session, _bank_of(p), product_id)
+    return await lifecycle.get_own_public(session, _bank_of(p), product_id)
 
 
 @bank_router.patch(
@@ -143,19 +142,19 @@ async def get_own(p: BankProducts, session: SessionDep, product_id: uuid.UUID) -
 async def update_product(
     p: BankProducts, session: SessionDep, product_id: uuid.UUID, body: ProductUpdate
 ) -> BankProductPublic:
-    return await products.update_product(session, _bank_of(p), product_id, body)
+    return await lifecycle.update_product(session, _bank_of(p), product_id, body)
 
 
 @bank_router.post("/bank/products/{product_id}/submit", response_model=BankProductPublic, summary="提交审核")
 async def submit_product(p: BankProducts, session: SessionDep, product_id: uuid.UUID) -> BankProductPublic:
-    return await products.submit_product(session, _bank_of(p), product_id)
+    return await lifecycle.submit_product(session, _bank_of(p), product_id)
 
 
 @bank_router.post("/bank/products/{product_id}/withdraw", response_model=BankProductPublic, summary="下架")
 async def withdraw_product(
     p: BankProducts, session: SessionDep, redis: RedisDep, background: BackgroundTasks, product_id: uuid.UUID
 ) -> BankProductPublic:
-    out = await products.withdraw_product(session, _bank_of(p), product_id)
+    out = await lifecycle.withdraw_product(session, _bank_of(p), product_id)
     await public.invalidate(redis)
     _invalidate_after_commit(redis, background)
     return out
@@ -179,7 +178,7 @@ async def upload_image(
     data = await file.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge(("图片不能超过 5 MB", "The image is over 5 MB"))
-    image, live = await products.add_image(session, _bank_of(p), product_id, data)
+    image, live = await lifecycle.add_image(session, _bank_of(p), product_id, data)
     if live:
         await public.invalidate(redis)
         _invalidate_after_commit(redis, background)
@@ -239,20 +238,20 @@ async def review_queue(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[BankProductPublic]:
-    items, nxt = await products.review_queue(session, p, status.value, limit, cursor)
+    items, nxt = await regulator.review_queue(session, p, status.value, limit, cursor)
     return Page[BankProductPublic](items=items, next_cursor=nxt)
 
 
 @admin_router.get("/admin/products/{product_id}", response_model=BankProductPublic, summary="审核：产品详情")
 async def get_for_review(p: Regulator, session: SessionDep, product_id: uuid.UUID) -> BankProductPublic:
-    return await products.get_reviewable(session, p, product_id)
+    return await regulator.get_reviewable(session, p, product_id)
 
 
 @admin_router.post("/admin/products/{product_id}/approve", response_model=BankProductPublic, summary="审核通过")
 async def approve_product(
     p: Regulator, session: SessionDep, redis: RedisDep, background: BackgroundTasks, product_id: uuid.UUID
 ) -> BankProductPublic:
-    out = await products.approve_product(session, p, product_id)
+    out = await regulator.approve_product(session, p, product_id)
     await public.invalidate(redis)
     _invalidate_after_commit(redis, background)
     return out
@@ -262,4 +261,4 @@ async def approve_product(
 async def reject_product(
     p: Regulator, session: SessionDep, product_id: uuid.UUID, body: RejectBody
 ) -> BankProductPublic:
-    return await products.reject_product(session, p, product_id, body.reason)
+    return await regulator.reject_product(session, p, product_id, body.reason)

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.auth.users import create_platform_user
 from app.banks.models import Bank, BankCounty
-from app.catalog import compliance
-from app.catalog import service as products
+from app.catalog import compliance, product
 from app.catalog.models import Product, ProductStatus
 from app.catalog.schemas import ProductCreate
 from app.core.db import utcnow
@@ -316,13 +315,13 @@ async def seed_catalog(session: AsyncSession) -> None:
                 {**{k: v for k, v in raw.items() if k != "external_id"}, "county_codes": counties[:20]}
             ).content()
             compliance.enforce(content, rules)
-            p = products.new_product(bank.id, ext)
-            products.apply_content(p, content)
+            p = product.new_product(bank.id, ext)
+            product.apply_content(p, content)
             p.status = ProductStatus.published
             p.published_at = utcnow()
             session.add(p)
             await session.flush()
-            await products.sync_counties(session, [p])
-            await products.sync_terms(session, p)
-            session.add(products.review(p, "approved"))
+            await product.sync_counties(session, [p])
+            await product.sync_terms(session, p)
+            session.add(product.review(p, "approved"))
     await session.flush()

@@ -9,7 +9,7 @@ from app.auth.dependencies import BankDemands, Farmer, StepUp
 from app.core.deps import RedisDep, SessionDep
 from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
-from app.demands import bank, service
+from app.demands import bank, offers, posting
 from app.demands.models import DemandStatus
 from app.demands.schemas import MAX_AMOUNT_FEN, BankDemandPublic, DemandCreate, DemandPublic, OfferCreate, OfferPublic
 from app.drawdowns.schemas import Purpose
@@ -23,7 +23,7 @@ async def create_demand(
     p: Farmer, idem: IdempotencyOptional, body: DemandCreate, session: SessionDep, redis: RedisDep
 ) -> Response:
     async def work() -> tuple[int, DemandPublic]:
-        return 201, await service.create_mine(session, redis, p, body)
+        return 201, await posting.create_mine(session, redis, p, body)
 
     return await idem.run(session, body, work)
 
@@ -38,24 +38,24 @@ async def list_my_demands(
     cursor: Cursor = None,
 ) -> Page[DemandPublic]:
     response.headers.update(NO_STORE)
-    items, nxt = await service.list_mine(session, p, status, limit, cursor)
+    items, nxt = await posting.list_mine(session, p, status, limit, cursor)
     return Page[DemandPublic](items=items, next_cursor=nxt)
 
 
 @router.get("/me/demands/{demand_id}", response_model=DemandPublic, summary="融资需求详情")
 async def get_my_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep, response: Response) -> DemandPublic:
     response.headers.update(NO_STORE)
-    return await service.get_mine(session, p, demand_id)
+    return await posting.get_mine(session, p, demand_id)
 
 
 @router.post("/me/demands/{demand_id}/withdraw", response_model=DemandPublic, summary="撤回融资需求")
 async def withdraw_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
-    return await service.withdraw_mine(session, p, demand_id)
+    return await posting.withdraw_mine(session, p, demand_id)
 
 
 @router.post("/me/demands/{demand_id}/renew", response_model=DemandPublic, summary="续期 30 天")
 async def renew_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
-    return await service.renew_mine(session, p, demand_id)
+    return await posting.renew_mine(session, p, demand_id)
 
 
 @router.post(
@@ -66,12 +66,12 @@ async def renew_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> 
 async def accept_offer(
     p: Farmer, _: StepUp, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep
 ) -> DemandPublic:
-    return await service.accept_offer(session, demand_id, offer_id, user_id=p.id)
+    return await offers.accept_offer(session, demand_id, offer_id, user_id=p.id)
 
 
 @router.post("/me/demands/{demand_id}/offers/{offer_id}/decline", response_model=DemandPublic, summary="婉拒报价")
 async def decline_offer(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, session: SessionDep) -> DemandPublic:
-    return await service.decline_offer(session, p, demand_id, offer_id)
+    return await offers.decline_offer(session, p, demand_id, offer_id)
 
 
 @router.get(

@@ -17,7 +17,7 @@ from app.catalog.models import Product
 from app.core.errors import AppError
 from app.credit.models import Household
 from app.credit.seed import DEMO_VILLAGES
-from app.demands import bank, common, service
+from app.demands import bank, common, posting
 from app.demands.models import Demand
 from app.demands.schemas import DemandCreate, OfferCreate
 from app.drawdowns.dates import china_today
@@ -77,7 +77,7 @@ async def seed_demands(session: AsyncSession) -> None:
                 "collateral_types": collateral,
             }
         )
-        created = await service.create_for_household(session, h, body, filed_by=None)
+        created = await posting.create_for_household(session, h, body, filed_by=None)
         bank_ids = (
             await session.execute(
                 select(BankCounty.bank_id).where(BankCounty.county_code == h.county_code).order_by(BankCounty.bank_id)

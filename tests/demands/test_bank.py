@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import update
 
 from app.credit.models import Household
-from app.demands import service
+from app.demands import sweeps
 from app.demands.models import Demand
 from app.demands.scoring import Basis, base_score
 from tests.demands.conftest import Demands
@@ -194,7 +194,7 @@ async def test_stars_refresh(client: httpx.AsyncClient, factory: Factory, demand
         await s.execute(update(Household).where(Household.id == farmer.household.id).values(stars=5))
         await s.commit()
     async with factory.session() as s:
-        while await service.refresh_stars(s):
+        while await sweeps.refresh_stars(s):
             await s.commit()
         await s.commit()
     after = (await client.get(f"/bank/demands/{d['id']}", headers=side.headers)).json()

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from app.consents.models import Consent
 from app.core.config import get_settings
-from app.demands import service
+from app.demands import sweeps
 from app.demands.models import Demand
 from app.drawdowns.dates import china_today
 from app.events.models import Event
@@ -292,7 +292,7 @@ async def test_decline_expiry_renew(client: httpx.AsyncClient, factory: Factory,
     # database, so run it until this demand is recorded expired rather than counting what one pass did.
     for _ in range(20):
         async with factory.session() as s:
-            await service.expire_due(s)
+            await sweeps.expire_due(s)
             await s.commit()
             if (await s.get(Demand, uuid.UUID(d["id"]), populate_existing=True)).status == "expired":
                 break
