@@ -20,6 +20,7 @@ from app.auth.dependencies import Principal
 from app.core import audit, crypto, ratelimit
 from app.core.config import get_settings
 from app.core.errors import InvalidState, NotFound
+from app.core.money import yuan_text
 from app.core.pagination import decode_cursor, page_of, parse_uuid
 from app.credit.models import Household
 from app.credit.ratings import set_village_score
@@ -125,7 +126,7 @@ async def file_demand(session: AsyncSession, redis: Any, p: Principal, body: Age
         ("该农户今日发布融资需求次数已达上限，请明天再试", "Too many demands today for this household"),
     )
     out = await posting.create_for_household(session, h, body.demand(), filed_by=p)
-    text = f"村服务站已按您的授权，为您发布 {out.amount_fen // 100} 元的融资需求。如非本人意愿，请在 App 中撤回。"
+    text = f"村服务站已按您的授权，为您发布 {yuan_text(out.amount_fen)} 元的融资需求。如非本人意愿，请在 App 中撤回。"
     await _tell(h, session, "demand.filed_by_agent", "服务站已为您代办融资需求", out.id, text)
     return out
 

@@ -23,6 +23,7 @@ from app.core import audit
 from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.money import yuan_text
 from app.credit import areas, certificates, rating
 from app.credit.models import Certificate, Household, RatingChange, RatingFactor
 from app.events import service as events
@@ -261,7 +262,7 @@ async def _after_rating(
 
 def _farmer_text(cert: Certificate, kinds: list[str]) -> str:
     color = "红本" if cert.color == "red" else "蓝本"
-    yuan = cert.limit_fen // 100
+    yuan = yuan_text(cert.limit_fen)
     if "revoked" in kinds:
         return f"根据最新信用评定结果，您的授信证（{cert.number}）已撤销。如有异议可在 App 中提出。"
     if "granted" in kinds or "renewed" in kinds:
