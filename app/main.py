@@ -18,6 +18,7 @@ from app.api import api_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable
+from app.core.heap import freeze_startup_heap
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.problems import install_handlers, problem_response
@@ -49,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.worker import run_forever
 
         worker_task = asyncio.create_task(run_forever(app.state.db, app.state.redis))
+    freeze_startup_heap()  # after start-up: see app/core/heap.py
     try:
         yield
     finally:

@@ -27,9 +27,18 @@ def get_redis(request: Request) -> Any:
     return request.app.state.redis
 
 
+async def _redis_dep(request: Request) -> Any:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, a thread hand-off per request.
+    return request.app.state.redis
+
+
+async def _settings_dep() -> Settings:
+    return get_settings()
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-RedisDep = Annotated[Any, Depends(get_redis)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+RedisDep = Annotated[Any, Depends(_redis_dep)]
+SettingsDep = Annotated[Settings, Depends(_settings_dep)]
 
 
 def client_ip(request: Request) -> str:

@@ -18,7 +18,7 @@ from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, delete, select
+from sqlalchemy import JSON, Index, Row, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -54,6 +54,23 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
+_RECORD_COLUMNS = (
+    IdempotencyRecord.id,
+    IdempotencyRecord.fingerprint,
+    IdempotencyRecord.status_code,
+    IdempotencyRecord.media_type,
+    IdempotencyRecord.body,
+    IdempotencyRecord.created_at,
+)
+
+
+def _json(payload: Any) -> Any:
+    """What `jsonable_encoder` returns (a model: its JSON-mode dump by alias), without walking the dump again."""
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(payload)
+
+
 def _valid_key(key: str) -> bool:
     return 1 <= len(key) <= 255 and all(32 < ord(c) < 127 for c in key)
 
@@ -66,30 +83,33 @@ class Idempotency:
         self.lock_key: str | None = None
 
     def fingerprint(self, body: Any) -> str:
-        if isinstance(body, BaseModel):
-            body = body.model_dump(mode="json", exclude_unset=True)
+        # A model dumped in JSON mode is already what `jsonable_encoder` would return.
+        data = (
+            body.model_dump(mode="json", exclude_unset=True) if isinstance(body, BaseModel) else jsonable_encoder(body)
+        )
         canon = json.dumps(
-            {"method": self.request.method, "path": self.request.url.path, "body": jsonable_encoder(body)},
+            {"method": self.request.method, "path": self.request.url.path, "body": data},
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
         )
         return hashlib.sha256(canon.encode()).hexdigest()
 
-    async def _find(self, session: AsyncSession) -> IdempotencyRecord | None:
+    async def _find(self, session: AsyncSession) -> Row[Any] | None:
+        # Plain columns, not an ORM object: a record is only read to be replayed.
         rec = (
             await session.execute(
-                select(IdempotencyRecord).where(
+                select(*_RECORD_COLUMNS).where(
                     IdempotencyRecord.caller == self.principal.caller_key, IdempotencyRecord.key == self.key
                 )
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
         if rec is not None and rec.created_at < utcnow() - TTL:
             await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == rec.id))
             return None
         return rec
 
-    def _replay(self, rec: IdempotencyRecord, fp: str) -> Response:
+    def _replay(self, rec: Row[Any], fp: str) -> Response:
         if rec.fingerprint != fp:
             raise IdempotencyKeyReused()
         return JSONResponse(
@@ -108,7 +128,7 @@ class Idempotency:
         """Do `work` once per (caller, key); `work` returns (status, payload)."""
         if self.key is None:
             status, payload = await work()
-            return JSONResponse(jsonable_encoder(payload), status_code=status)
+            return JSONResponse(_json(payload), status_code=status)
         fp = self.fingerprint(body)
         redis = get_redis(self.request)
         lock_key = f"idem:{self.principal.caller_key}:{hashlib.sha256(self.key.encode()).hexdigest()}"
@@ -124,24 +144,26 @@ class Idempotency:
         try:
             async with session.begin_nested():
                 status, payload = await work()
-                body_json = jsonable_encoder(payload)
+                body_json = _json(payload)
         except AppError as err:
             if err.status not in (409, 422) or isinstance(err, ValidationFailed):
                 raise
             status, body_json, media_type = err.status, problem_body(self.request, err), PROBLEM_JSON
-        session.add(
-            IdempotencyRecord(
-                caller=self.principal.caller_key,
-                key=self.key,
-                fingerprint=fp,
-                status_code=status,
-                media_type=media_type,
-                body=body_json,
-            )
-        )
+        # A Core insert (no unit of work, no savepoint): a unique violation here means another request with
+        # this key committed first, and the 409 rolls this whole transaction back (the session dependency).
         try:
-            async with session.begin_nested():
-                await session.flush()
+            await session.execute(
+                insert(IdempotencyRecord).values(
+                    id=uuid.uuid4(),
+                    caller=self.principal.caller_key,
+                    key=self.key,
+                    fingerprint=fp,
+                    status_code=status,
+                    media_type=media_type,
+                    body=body_json,
+                    created_at=utcnow(),
+                )
+            )
         except IntegrityError as exc:
             raise IdempotencyKeyInFlight() from exc
         headers = {"Cache-Control": "no-store"}

@@ -57,15 +57,38 @@ def create_access_token(
     return jwt.encode(claims, _jwt_key(settings.secret_key), algorithm=JWT_ALGORITHM), jti, ttl
 
 
+# Tokens whose signature and claims were verified, by (secret, token): a token is immutable, so only its expiry
+# can change its answer, and that is checked again on every hit. Revocation is not cached (Redis, per request).
+_VERIFIED: dict[tuple[str, str], dict[str, Any]] = {}
+_VERIFIED_MAX = 20_000
+
+
 def decode_access_token(token: str) -> dict[str, Any] | None:
     """The claims of a valid access token, or None. Exactly one algorithm; every claim required."""
+    secret = get_settings().secret_key
+    hit = _VERIFIED.get((secret, token))
+    if hit is not None:
+        # python-jose's check: expired when exp < now in whole seconds, no leeway.
+        if int(hit["exp"]) < int(datetime.now(tz=UTC).timestamp()):
+            _VERIFIED.pop((secret, token), None)
+            return None
+        return dict(hit)
+    claims = _decode_access_token(token, secret)
+    if claims is not None:
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[(secret, token)] = dict(claims)
+    return claims
+
+
+def _decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != JWT_ALGORITHM:
             return None
         claims: dict[str, Any] = jwt.decode(
             token,
-            _jwt_key(get_settings().secret_key),
+            _jwt_key(secret),
             algorithms=[JWT_ALGORITHM],
             options={
                 "require_exp": True,

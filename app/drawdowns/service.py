@@ -402,8 +402,9 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         status=S.submitted,
         submitted_on=today,
     )
+    # No flush here: the id is set in Python, and the draw-down is written with the audit entry, the event and
+    # the notifications in the one flush that ends the idempotency savepoint.
     session.add(dd)
-    await session.flush()
     await audit.record(
         session,
         action="drawdown.submit",
