@@ -21,6 +21,7 @@ from app.core import audit
 from app.core.crypto import mask_id_number, mask_name, mask_phone
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidState, NotFound, RateAboveCap, ValidationFailed, field_error
+from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of
 from app.credit.models import Certificate
 from app.demands import common
@@ -360,7 +361,7 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
     bank_name = names.get(bank_id, "银行")
     text = (
         f"{bank_name}对您 {yuan(d.amount_fen)} 元的{PURPOSE_ZH.get(d.purpose, '')}融资需求给出报价："
-        f"{yuan(o.amount_fen)} 元，年利率 {o.annual_rate_bp / 100:g}%，{o.term_months} 个月。请登录普惠通查看。"
+        f"{yuan(o.amount_fen)} 元，年利率 {percent_text(o.annual_rate_bp)}%，{o.term_months} 个月。请登录普惠通查看。"
     )
     await notify(
         session,

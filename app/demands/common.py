@@ -17,11 +17,13 @@ from app.banks.models import Bank, BankCounty
 from app.catalog.models import Product, ProductCounty, ProductStatus
 from app.consents.models import Consent
 from app.core import crypto
+from app.core.money import yuan_text
 from app.credit.models import Certificate, Household
 from app.demands.models import Demand, DemandOffer, DemandStatus
 from app.demands.schemas import BankRef, OfferPublic, ProductRef, RegionRef
 from app.demands.scoring import ProductFacts
 from app.regions.models import Region
+from app.regions.service import display_name
 
 VALID_DAYS = 30
 MAX_OPEN = 3
@@ -43,7 +45,7 @@ def expires_from(today: date) -> date:
 
 
 def yuan(fen: int) -> str:
-    return f"{fen // 100:,}" if fen % 100 == 0 else f"{fen / 100:,.2f}"
+    return yuan_text(fen)
 
 
 async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
@@ -51,7 +53,7 @@ async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str,
     if not wanted:
         return {}
     rows = await session.execute(select(Region.code, Region.name).where(col(Region.code).in_(wanted)))
-    return {c: n for c, n in rows.all()}
+    return {c: display_name(n) for c, n in rows.all()}
 
 
 def region_ref(code: str, names: dict[str, str]) -> RegionRef:

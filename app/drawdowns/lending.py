@@ -29,6 +29,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
+from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
@@ -198,7 +199,7 @@ async def approve(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, b
         dd,
         S.approved,
         action="drawdown.approve",
-        note=f"年利率 {body.annual_rate_bp / 100:g}%，请留意放款。",
+        note=f"年利率 {percent_text(body.annual_rate_bp)}%，请留意放款。",
         annual_rate_bp=body.annual_rate_bp,
     )
     return await present(session, dd.id)

@@ -32,6 +32,7 @@ from app.core.errors import (
     TermNotAllowed,
     field_error,
 )
+from app.core.money import percent_text, yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
@@ -66,9 +67,7 @@ STATUS_ZH = {
 
 
 def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
+    return yuan_text(fen, always_cents=True)
 
 
 # ---- state rules -------------------------------------------------------------------------------------------
@@ -296,7 +295,7 @@ async def _isolation_refusal(session: AsyncSession, village_code: str) -> AreaIs
     name = region.name if region else fig.code
     ratio = fig.overdue_ratio or 0
     pct = f"{ratio * 100:.2f}"
-    line_pct = f"{line / 100:g}"
+    line_pct = percent_text(line)
     zh = (
         f"{name}的逾期贷款率为 {pct}%，已达到{'村' if level == 'village' else '乡镇'}级 {line_pct}% 的信贷隔离线，"
         f"暂停新增普惠贷款；逾期率降到 {line_pct}% 以下后自动恢复。"
