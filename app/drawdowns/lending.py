@@ -389,7 +389,8 @@ async def renew(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, bod
         after={"status": new.status, "amount_fen": amount, "due_on": str(new.due_on)},
         renewed_from=str(dd.id),
     )
-    return await present(session, new.id)
+    # An action answers with the resource as it now is (API.md): the old draw-down, repaid and linked to the new.
+    return await present(session, dd.id)
 
 
 async def report_overdue(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID) -> BankDrawdownPublic:

@@ -133,9 +133,8 @@ async def extend(p: BankLoans, body: ExtendIn, drawdown_id: uuid.UUID, session: 
 
 @router.post(
     "/bank/drawdowns/{drawdown_id}/renew",
-    status_code=201,
     response_model=BankDrawdownPublic,
-    summary="续贷：到期未还本金转入新的贷款（返回新贷款）",
+    summary="续贷：到期未还本金转入新的已放款贷款（返回原贷款：已结清，renewed_to_id 指向新贷款）",
 )
 async def renew(p: BankLoans, body: RenewIn, drawdown_id: uuid.UUID, session: SessionDep) -> BankDrawdownPublic:
     return await lending.renew(session, p, drawdown_id, body)

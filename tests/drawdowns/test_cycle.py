@@ -338,11 +338,11 @@ async def test_extend_and_renew(lending: Lending, client) -> None:
     await lending.repay(poor, d, 4_000)
     await lending.set_dates(d, due_on=china_today() - timedelta(days=3))
     r = await lending.act(poor, d, "renew", {"term_months": 12})
-    assert r.status_code == 201, r.text
-    new = r.json()
+    assert r.status_code == 200, r.text  # an action: the resource as it now is
+    old = r.json()
+    assert old["id"] == d and old["status"] == "repaid" and old["outstanding_fen"] == 0 and old["renewed_to_id"]
+    new = (await client.get(f"/me/drawdowns/{old['renewed_to_id']}", headers=poor.headers)).json()
     assert new["status"] == "disbursed" and new["amount_fen"] == 6_000 and new["renewed_from_id"] == d
-    old = (await client.get(f"/me/drawdowns/{d}", headers=poor.headers)).json()
-    assert old["status"] == "repaid" and old["renewed_to_id"] == new["id"] and old["outstanding_fen"] == 0
     c = await lending.certificate(poor)
     assert c.outstanding_fen == 6_000
     assert (await lending.submit(poor, 1_000)).status_code == 201  # no longer overdue
