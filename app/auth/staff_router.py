@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import clients, service, users
 from app.auth.dependencies import Admin, BankAdmin
@@ -19,7 +20,7 @@ from app.auth.schemas import (
     StaffPublic,
 )
 from app.core.deps import RedisDep, SessionDep
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import Idempotency, IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["staff"])
@@ -60,19 +61,7 @@ def _client(c: ApiClient) -> ApiClientPublic:
 async def create_bank_staff_admin(
     p: Admin, idem: IdempotencyOptional, session: SessionDep, bank_id: uuid.UUID, body: StaffCreate
 ) -> Response:
-    async def work() -> tuple[int, StaffPublic]:
-        user = await users.create_bank_user(
-            session,
-            bank_id=bank_id,
-            role=body.role,
-            username=body.username,
-            password=body.password,
-            real_name=body.real_name,
-            phone=body.phone,
-        )
-        return 201, _staff(user)
-
-    return await idem.run(session, body, work)
+    return await _create_bank_user(idem, session, bank_id, body)
 
 
 @router.post(
@@ -82,8 +71,12 @@ async def create_bank_staff(
     p: BankAdmin, idem: IdempotencyOptional, session: SessionDep, body: BankStaffCreate
 ) -> Response:
     assert p.bank_id is not None
-    bank_id = p.bank_id
+    return await _create_bank_user(idem, session, p.bank_id, body)
 
+
+async def _create_bank_user(
+    idem: Idempotency, session: AsyncSession, bank_id: uuid.UUID, body: StaffCreate | BankStaffCreate
+) -> Response:
     async def work() -> tuple[int, StaffPublic]:
         user = await users.create_bank_user(
             session,
