@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     # Key for personal data at rest; derived from secret_key when empty.
     pii_key: str = ""
-    sms_backend: Literal["console", "file", "aliyun", "tencent"] = "console"
+    sms_backend: Literal["console", "file", "aliyun"] = "console"
     sms_outbox_path: str = str(ROOT / "var" / "sms-outbox.jsonl")
     sms_signature: str = "普惠通"
     sms_provider_endpoint: str = ""
