@@ -16,7 +16,6 @@ from app.core.pagination import Cursor, Limit, Page
 from app.demands.schemas import DemandPublic
 
 router = APIRouter(prefix="/agent", tags=["agents"])
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.get(
@@ -25,9 +24,8 @@ NO_STORE = {"Cache-Control": "no-store"}
     summary="本村农户（姓名、手机号完整显示，身份证号脱敏）",
 )
 async def agent_list_households(
-    p: Agent, session: SessionDep, response: Response, limit: Limit = 20, cursor: Cursor = None
+    p: Agent, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[AgentHouseholdPublic]:
-    response.headers.update(NO_STORE)
     items, nxt = await service.list_households(session, p, limit, cursor)
     return Page[AgentHouseholdPublic](items=items, next_cursor=nxt)
 

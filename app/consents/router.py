@@ -22,9 +22,8 @@ async def current_consent_text(request: Request, session: SessionDep) -> Respons
 
 @router.get("/me/consents", response_model=Page[ConsentPublic], summary="我的授权记录")
 async def my_consents(
-    principal: Farmer, session: SessionDep, response: Response, limit: Limit = 20, cursor: Cursor = None
+    principal: Farmer, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[ConsentPublic]:
-    response.headers["Cache-Control"] = "no-store"
     items, nxt = await service.list_mine(session, principal.id, limit, cursor)
     return Page[ConsentPublic](items=items, next_cursor=nxt)
 

@@ -51,8 +51,7 @@ IMPORT_BODY = {
 
 
 @router.get("/me/credit", response_model=MyCredit, summary="我的信用评级与授信证")
-async def my_credit(principal: Farmer, session: SessionDep, response: Response) -> MyCredit:
-    response.headers["Cache-Control"] = "no-store"
+async def my_credit(principal: Farmer, session: SessionDep) -> MyCredit:
     return await farmer.my_credit(session, principal)
 
 
@@ -60,7 +59,6 @@ async def my_credit(principal: Farmer, session: SessionDep, response: Response) 
 async def activate(
     principal: Farmer, _step: StepUp, session: SessionDep, body: ActivationCreate, response: Response
 ) -> CertificatePublic:
-    response.headers["Cache-Control"] = "no-store"
     return await farmer.activate(session, principal, body.lead_bank_id)
 
 
@@ -112,12 +110,10 @@ async def import_ratings(principal: Regulator, request: Request, session: Sessio
 async def list_households(
     principal: Regulator,
     session: SessionDep,
-    response: Response,
     village_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[HouseholdPublic]:
-    response.headers["Cache-Control"] = "no-store"
     items, nxt = await service.list_households(session, principal, village_code, limit, cursor)
     return Page[HouseholdPublic](items=items, next_cursor=nxt)
 
@@ -126,7 +122,6 @@ async def list_households(
 async def get_household(
     principal: Regulator, session: SessionDep, household_id: uuid.UUID, response: Response
 ) -> HouseholdDetail:
-    response.headers["Cache-Control"] = "no-store"
     return await service.get_household(session, principal, household_id)
 
 

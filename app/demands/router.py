@@ -15,7 +15,6 @@ from app.demands.schemas import MAX_AMOUNT_FEN, BankDemandPublic, DemandCreate, 
 from app.drawdowns.schemas import Purpose
 
 router = APIRouter(tags=["demands"])
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post("/me/demands", status_code=201, response_model=DemandPublic, summary="发布融资需求")
@@ -32,19 +31,16 @@ async def create_demand(
 async def list_my_demands(
     p: Farmer,
     session: SessionDep,
-    response: Response,
     status: DemandStatus | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[DemandPublic]:
-    response.headers.update(NO_STORE)
     items, nxt = await posting.list_mine(session, p, status, limit, cursor)
     return Page[DemandPublic](items=items, next_cursor=nxt)
 
 
 @router.get("/me/demands/{demand_id}", response_model=DemandPublic, summary="融资需求详情")
-async def get_my_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep, response: Response) -> DemandPublic:
-    response.headers.update(NO_STORE)
+async def get_my_demand(p: Farmer, demand_id: uuid.UUID, session: SessionDep) -> DemandPublic:
     return await posting.get_mine(session, p, demand_id)
 
 
@@ -82,7 +78,6 @@ async def decline_offer(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, se
 async def list_demands_for_bank(
     p: BankDemands,
     session: SessionDep,
-    response: Response,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     township_code: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     min_amount_fen: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_FEN)] = None,
@@ -94,7 +89,6 @@ async def list_demands_for_bank(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[BankDemandPublic]:
-    response.headers.update(NO_STORE)
     f = bank.Filters(
         county_code=county_code,
         township_code=township_code,
@@ -113,7 +107,6 @@ async def list_demands_for_bank(
 async def get_demand_for_bank(
     p: BankDemands, demand_id: uuid.UUID, session: SessionDep, response: Response
 ) -> BankDemandPublic:
-    response.headers.update(NO_STORE)
     return await bank.get_for_bank(session, p, demand_id)
 
 

@@ -23,7 +23,6 @@ from app.drawdowns.schemas import (
 )
 
 router = APIRouter(tags=["drawdowns"])
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post("/me/drawdowns", status_code=201, response_model=DrawdownPublic, summary="用信（提款）申请")
@@ -40,19 +39,16 @@ async def submit(
 async def list_mine(
     p: Farmer,
     session: SessionDep,
-    response: Response,
     status: DrawdownStatus | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[DrawdownPublic]:
-    response.headers.update(NO_STORE)
     items, nxt = await service.list_mine(session, p, status, limit, cursor)
     return Page[DrawdownPublic](items=items, next_cursor=nxt)
 
 
 @router.get("/me/drawdowns/{drawdown_id}", response_model=DrawdownPublic, summary="用信详情（含还款计划）")
-async def get_mine(p: Farmer, drawdown_id: uuid.UUID, session: SessionDep, response: Response) -> DrawdownPublic:
-    response.headers.update(NO_STORE)
+async def get_mine(p: Farmer, drawdown_id: uuid.UUID, session: SessionDep) -> DrawdownPublic:
     return await service.get_mine(session, p, drawdown_id)
 
 
@@ -65,12 +61,10 @@ async def cancel_mine(p: Farmer, drawdown_id: uuid.UUID, session: SessionDep) ->
 async def list_for_bank(
     p: BankLoans,
     session: SessionDep,
-    response: Response,
     status: DrawdownStatus | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[BankDrawdownPublic]:
-    response.headers.update(NO_STORE)
     items, nxt = await lending.list_for_bank(session, p, status, limit, cursor)
     return Page[BankDrawdownPublic](items=items, next_cursor=nxt)
 
@@ -81,7 +75,6 @@ async def list_for_bank(
 async def get_for_bank(
     p: BankLoans, drawdown_id: uuid.UUID, session: SessionDep, response: Response
 ) -> BankDrawdownPublic:
-    response.headers.update(NO_STORE)
     return await lending.get_for_bank(session, p, drawdown_id)
 
 

@@ -55,9 +55,8 @@ def _delivery(d: WebhookDelivery) -> DeliveryPublic:
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, summary="注册 webhook（密钥仅显示一次）")
-async def create_webhook(p: BankAdmin, body: WebhookCreate, session: SessionDep, response: Response) -> WebhookCreated:
+async def create_webhook(p: BankAdmin, body: WebhookCreate, session: SessionDep) -> WebhookCreated:
     endpoint, secret = await service.create(session, p.bank_id, body)
-    response.headers["Cache-Control"] = "no-store"
     return WebhookCreated(**_public(endpoint).model_dump(), secret=secret)
 
 

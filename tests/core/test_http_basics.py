@@ -104,3 +104,11 @@ async def test_body_that_is_not_utf8_json_is_422(client: httpx.AsyncClient, admi
     )
     assert r.status_code == 422
     assert r.json()["code"] == "validation_failed"
+
+
+async def test_personal_data_is_never_cached(client: httpx.AsyncClient, farmer_headers: dict[str, str]) -> None:
+    # The middleware's default covers every authenticated answer; routes do not repeat it.
+    for path in ("/me", "/me/credit", "/me/drawdowns", "/me/demands", "/me/consents", "/me/notifications"):
+        r = await client.get(path, headers=farmer_headers)
+        assert r.status_code == 200, (path, r.text)
+        assert r.headers["cache-control"] == "no-store", path
