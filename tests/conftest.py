@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 from alembic import command  # noqa: E402
 from app.core.config import ROOT, get_settings  # noqa: E402
 from tests.factories import Factory  # noqa: E402
+from tests.problem_check import check_problem  # noqa: E402
 
 pytest_plugins = ["tests.fixtures_core"]
 
@@ -75,7 +76,8 @@ async def app(migrated: None) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="session")
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as c:
+    hooks: dict[str, list[Any]] = {"response": [check_problem]}  # every problem the suite sees is checked
+    async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1", event_hooks=hooks) as c:
         yield c
 
 

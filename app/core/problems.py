@@ -27,6 +27,7 @@ from app.core.errors import (
 
 log = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code", "errors"})
 
 # Chinese messages for pydantic's error types; the English text is pydantic's own.
 _ZH: dict[str, str] = {
@@ -98,7 +99,14 @@ def problem_body(request: Request, err: AppError) -> dict[str, Any]:
     }
     if err.errors is not None:
         body["errors"] = err.errors
-    body.update(err.extra)
+    # RFC 9457's own members (and ours) are never overwritten by an extra: a clashing extra is renamed
+    # (`status` → `current_status`), so `status` stays the HTTP status whatever a service passes.
+    clashing = {k: v for k, v in err.extra.items() if k in PROBLEM_MEMBERS}
+    body.update((k, v) for k, v in err.extra.items() if k not in PROBLEM_MEMBERS)
+    for key, value in clashing.items():
+        while key in PROBLEM_MEMBERS or key in body:
+            key = f"current_{key}"
+        body[key] = value
     return body
 
 

@@ -387,7 +387,9 @@ async def withdraw_offer(session: AsyncSession, p: Principal, demand_id: uuid.UU
     if o is None:
         raise NotFound()
     if o.status != OfferStatus.pending:
-        raise InvalidState(("该报价已不是有效状态，不能撤回", f"The offer is {o.status}"), extra={"status": o.status})
+        raise InvalidState(
+            ("该报价已不是有效状态，不能撤回", f"The offer is {o.status}"), extra={"current_status": o.status}
+        )
     o.status, o.updated_at = OfferStatus.withdrawn, utcnow()
     await session.flush()
     await audit.record(

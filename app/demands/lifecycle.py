@@ -65,7 +65,9 @@ async def mine(
 
 def not_open(d: Demand, status: str) -> InvalidState:
     zh = {"accepted": "已接受报价", "withdrawn": "已撤回", "expired": "已过期"}.get(status, status)
-    return InvalidState((f"该融资需求{zh}，不能执行此操作", f"The demand is {status}"), extra={"status": status})
+    return InvalidState(
+        (f"该融资需求{zh}，不能执行此操作", f"The demand is {status}"), extra={"current_status": status}
+    )
 
 
 async def pending_offers(session: AsyncSession, demand_id: uuid.UUID) -> list[DemandOffer]:

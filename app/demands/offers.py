@@ -38,7 +38,9 @@ async def _offer_of(session: AsyncSession, d: Demand, offer_id: uuid.UUID) -> De
 
 
 def _offer_not_pending(o: DemandOffer) -> InvalidState:
-    return InvalidState(("该报价已失效，不能执行此操作", f"The offer is {o.status}"), extra={"status": o.status})
+    return InvalidState(
+        ("该报价已失效，不能执行此操作", f"The offer is {o.status}"), extra={"current_status": o.status}
+    )
 
 
 async def _pending_offer(
