@@ -14,6 +14,7 @@ from app.auth.dependencies import get_principal
 from app.banks import router as banks
 from app.catalog import router as catalog
 from app.consents import router as consents
+from app.core.text import refuse_control_characters
 from app.credit import router as credit
 from app.demands import router as demands
 from app.drawdowns import router as drawdowns
@@ -38,8 +39,15 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "请求过于频繁 (rate_limited)", **PROBLEM},
 }
 
-public_router = APIRouter(responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429: AUTH_ERRORS[429]})
-protected_router = APIRouter(dependencies=[Depends(get_principal)], responses={**COMMON_ERRORS, **AUTH_ERRORS})
+# Every string of every request refuses NUL and control characters (app.core.text), after authentication.
+public_router = APIRouter(
+    dependencies=[Depends(refuse_control_characters)],
+    responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429: AUTH_ERRORS[429]},
+)
+protected_router = APIRouter(
+    dependencies=[Depends(get_principal), Depends(refuse_control_characters)],
+    responses={**COMMON_ERRORS, **AUTH_ERRORS},
+)
 
 public_router.include_router(regions.public_router)
 public_router.include_router(auth.public_router)

@@ -24,6 +24,7 @@ from app.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.core.text import CONTROL_OR_BREAK, TextRefused
 
 log = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"
@@ -87,6 +88,11 @@ def wants_english(request: Request) -> bool:
     return lang.strip().lower().startswith("en")
 
 
+def _instance(path: str) -> str:
+    """The request path, a control character in it percent-encoded back (it is shown to the client)."""
+    return CONTROL_OR_BREAK.sub(lambda m: f"%{ord(m.group()):02X}", path)
+
+
 def problem_body(request: Request, err: AppError) -> dict[str, Any]:
     en = wants_english(request)
     body: dict[str, Any] = {
@@ -94,7 +100,7 @@ def problem_body(request: Request, err: AppError) -> dict[str, Any]:
         "title": err.title[1] if en else err.title[0],
         "status": err.status,
         "detail": err.detail[1] if en else err.detail[0],
-        "instance": request.url.path,
+        "instance": _instance(request.url.path),
         "code": err.code,
     }
     if err.errors is not None:
@@ -171,6 +177,10 @@ def unavailable_response(request: Request) -> JSONResponse:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if isinstance(exc, TextRefused) and exc.oauth:  # POST /auth/token answers the RFC 6749 way
+            fields = ", ".join(e["field"] for e in exc.errors or [])
+            body = {"error": "invalid_request", "error_description": f"Control characters are not allowed: {fields}"}
+            return JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})
         return problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)

@@ -6,8 +6,9 @@ One pass (`run`, the worker step):
    dispatched in the same transaction. Rows are locked with SKIP LOCKED, so concurrent workers split the work.
 2. Claim: the head of each enabled endpoint's queue (its oldest pending delivery, by event time) if it is due
    and not leased, locked with SKIP LOCKED and given a lease (lease_id, lease_until) in a short transaction.
-3. Send: outside any transaction, after re-checking the URL's addresses (DNS rebinding), an httpx POST with
-   no redirects and a short timeout. 2xx is delivered; anything else (3xx included) is a failed attempt.
+3. Send: outside any transaction, after re-checking the URL's addresses (DNS rebinding), an httpx POST to
+   the vetted address itself (Host, SNI and certificate check for the name: no second look-up) with no
+   redirects and a short timeout. 2xx is delivered; anything else (3xx included) is a failed attempt.
 4. Record: in a new transaction, only if the lease is still ours.
 
 Guarantees: at least once (a crash after the POST and before step 4 leaves the lease to expire and the row is
@@ -39,7 +40,7 @@ from app.events.models import Event
 from app.notifications.service import notify
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from app.webhooks.service import secret_context
-from app.webhooks.urls import UrlRefused, check_url
+from app.webhooks.urls import UrlRefused, check_url, pinned
 
 log = logging.getLogger("app.webhooks")
 
@@ -232,22 +233,34 @@ class Outcome:
 
 async def send(client: httpx.AsyncClient, c: Claim) -> Outcome:
     try:
-        await check_url(c.url)  # again at delivery: the name may point elsewhere now
+        addresses = await check_url(c.url)  # again at delivery: the name may point elsewhere now
     except UrlRefused as exc:
         return Outcome(False, None, f"地址被拒绝：{exc.reason}")
-    headers = {
+    base = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Puhuitong-Event-Id": str(c.event_id),
         # the real clock, not the pass's `now`: receivers judge replay by it
         "X-Puhuitong-Signature": sign(c.secret, int(utcnow().timestamp()), c.body),
     }
-    try:
-        resp = await client.post(c.url, content=c.body, headers=headers)
-    except httpx.TimeoutException:
-        return Outcome(False, None, "timeout")
-    except httpx.HTTPError as exc:
-        return Outcome(False, None, f"{type(exc).__name__}"[:300])
+    resp: httpx.Response | None = None
+    for i, ip in enumerate(addresses):
+        # Connect to the address just vetted, never to a second look-up of the name (DNS rebinding); Host, SNI
+        # and the certificate check stay the name's. The next vetted address only if this one refused to connect.
+        url, host, extensions = pinned(c.url, ip)
+        request = client.build_request("POST", url, content=c.body, headers={**base, **host}, extensions=extensions)
+        try:
+            resp = await client.send(request, follow_redirects=False)
+            break
+        except httpx.ConnectError as exc:
+            if i == len(addresses) - 1:
+                return Outcome(False, None, f"{type(exc).__name__}"[:300])
+        except httpx.TimeoutException:
+            return Outcome(False, None, "timeout")
+        except httpx.HTTPError as exc:
+            return Outcome(False, None, f"{type(exc).__name__}"[:300])
+    if resp is None:
+        return Outcome(False, None, "no address")
     if 200 <= resp.status_code < 300:
         return Outcome(True, resp.status_code, None)
     err = "redirect not followed" if 300 <= resp.status_code < 400 else f"HTTP {resp.status_code}"

@@ -27,6 +27,10 @@ PRIVATE_NETS = tuple(
 )
 # Carrier-grade NAT (shared address space) is not reachable as a public endpoint either.
 SHARED_NET = ipaddress.ip_network("100.64.0.0/10")
+# IPv6 forms that carry an IPv4 address a router or the host's stack may deliver to: 6to4, Teredo and the
+# well-known NAT64 prefix (RFC 6052); IPv4-mapped and IPv4-compatible forms are read off the address. (The
+# local-use NAT64 prefix 64:ff9b:1::/48 is not global, so it is refused as reserved.)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UrlRefused(Exception):
@@ -37,10 +41,33 @@ class UrlRefused(Exception):
         self.reason = reason
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, compatible, 6to4, Teredo (server and client), NAT64."""
+    out: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        out.append(ip.ipv4_mapped)
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # ::a.b.c.d (deprecated IPv4-compatible), not :: or ::1
+        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        out.append(ip.sixtofour)
+    if ip.teredo is not None:
+        out.extend(ip.teredo)
+    if ip in NAT64:
+        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return out
+
+
 def address_refusal(ip: IPAddress, allow_private: bool) -> str | None:
     """Why a webhook may not be sent to `ip`, or None if it may."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return address_refusal(ip.ipv4_mapped, allow_private)
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        for v4 in inner:
+            reason = address_refusal(v4, allow_private)
+            if reason:
+                return reason
+        if ip.ipv4_mapped is not None or ip in NAT64:
+            return None  # the IPv4 address it stands for is what is reached, and it passed
+        # 6to4 and Teredo go on to the IPv6 checks too; IPv4-compatible (::/96) falls in the reserved ::/8
     if ip in METADATA:
         return "不允许使用云服务元数据地址"
     if ip.is_link_local:
@@ -103,6 +130,22 @@ async def check_url(url: str) -> list[IPAddress]:
         if reason:
             raise UrlRefused(reason)
     return addresses
+
+
+def pinned(url: str, ip: IPAddress) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request for `url` sent to the vetted address `ip`, so that no second DNS look-up can re-point it
+    (DNS rebinding): the URL's host replaced by the address, `Host` kept as the name, and TLS's SNI and
+    certificate check done for the name (httpcore's `sni_hostname` extension). Returns (url, headers,
+    extensions)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    target = parts._replace(netloc=netloc).geturl()
+    host_header = host if ":" not in host else f"[{host}]"
+    if parts.port is not None:
+        host_header = f"{host_header}:{parts.port}"
+    return target, {"Host": host_header}, {"sni_hostname": host}
 
 
 async def validate_url(url: str) -> None:

@@ -293,3 +293,33 @@ async def test_delivery_log_paginates(app, client, bank_ctx: BankCtx, receiver: 
 def test_backoff_doubles_and_is_capped(attempts: int) -> None:
     expected = min(10 * 2 ** (attempts - 1), 3600)
     assert delivery.backoff(attempts) == timedelta(seconds=expected)
+
+
+async def test_delivery_connects_to_the_vetted_address(
+    app, client, bank_ctx: BankCtx, receiver: Receiver, monkeypatch
+) -> None:
+    """DNS rebinding: the name is resolved once, checked, and that address is connected to. The name here
+    resolves nowhere else (a second look-up at connect time would fail), yet the receiver gets the POST, with
+    the name in Host."""
+    from app.webhooks import urls
+
+    wid, _ = await _register(client, bank_ctx, receiver.url, ["demand.created"])
+    rebind_url = f"http://hooks.rebind.invalid:{receiver.port}/hook"
+    async with app.state.db.sessionmaker() as s:
+        ep = await s.get(WebhookEndpoint, uuid.UUID(wid))
+        ep.url = rebind_url
+        await s.commit()
+    looked_up: list[str] = []
+
+    async def resolve_once(host: str, port: int) -> list[urls.IPAddress]:
+        looked_up.append(host)
+        return [urls.ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(urls, "resolve", resolve_once)
+    await emit_event(app, "demand.created", bank_ctx.bank.id, SAMPLES["demand.created"])
+    await drain(app)
+    assert looked_up == ["hooks.rebind.invalid"]
+    [got] = receiver.received
+    assert got.headers["host"] == f"hooks.rebind.invalid:{receiver.port}"
+    [d] = await _log(client, bank_ctx, wid)
+    assert d["last_status"] == 200

@@ -72,3 +72,61 @@ async def test_localhost_name_resolves_to_loopback(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(get_settings(), "webhook_allow_private_urls", False)
     with pytest.raises(UrlRefused):
         await check_url("https://localhost/hook")
+
+
+# IPv6 forms that carry a private, loopback or metadata IPv4 (issue 13 item 10): refused like the IPv4 itself.
+EMBEDDING = [
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:a00:102::1",  # 6to4 of 10.0.1.2
+    "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::ac10:1",  # NAT64 of 172.16.0.1
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1 (stored inverted)
+    "2001:0:7f00:1::1",  # Teredo, server 127.0.0.1
+    "::ffff:10.1.2.3",  # IPv4-mapped
+    "::127.0.0.1",  # IPv4-compatible
+    "::10.1.2.3",
+]
+EMBEDDING_METADATA = ["2002:a9fe:a9fe::", "64:ff9b::a9fe:a9fe", "::169.254.169.254", "::ffff:100.100.100.200"]
+
+
+@pytest.mark.parametrize("addr", EMBEDDING)
+def test_ipv6_embedding_a_private_ipv4_is_refused(addr: str) -> None:
+    assert address_refusal(ipaddress.ip_address(addr), False) is not None
+
+
+@pytest.mark.parametrize("addr", EMBEDDING_METADATA)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_ipv6_embedding_metadata_is_always_refused(addr: str, allow_private: bool) -> None:
+    assert address_refusal(ipaddress.ip_address(addr), allow_private) is not None
+
+
+@pytest.mark.parametrize("addr", ["2002:808:808::1", "64:ff9b::808:808", "::ffff:8.8.8.8"])
+def test_ipv6_embedding_a_public_ipv4_passes(addr: str) -> None:
+    assert address_refusal(ipaddress.ip_address(addr), False) is None
+
+
+def test_embedded_addresses_are_read_off() -> None:
+    ip = ipaddress.IPv6Address
+    v4 = ipaddress.IPv4Address
+    assert urls.embedded_ipv4(ip("2002:7f00:1::")) == [v4("127.0.0.1")]
+    assert urls.embedded_ipv4(ip("64:ff9b::a00:1")) == [v4("10.0.0.1")]
+    assert v4("127.0.0.1") in urls.embedded_ipv4(ip("2001:0:4136:e378:8000:63bf:80ff:fffe"))
+    assert urls.embedded_ipv4(ip("::1")) == [] and urls.embedded_ipv4(ip("2400:3200::1")) == []
+
+
+async def test_registration_refuses_6to4_of_loopback(client, factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "webhook_allow_private_urls", False)
+    bank = await factory.bank()
+    headers = factory.headers(await factory.user("bank_admin", bank_id=bank.id))
+    for url in ("https://[2002:7f00:1::]/hook", "https://[64:ff9b::7f00:1]/hook", "https://[::127.0.0.1]/hook"):
+        r = await client.post("/bank/webhooks", json={"url": url, "events": ["demand.created"]}, headers=headers)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "url", (url, r.text)
+
+
+def test_pinned_request_keeps_the_name_for_host_and_tls() -> None:
+    url, host, ext = urls.pinned("https://hooks.bank.example:8443/a/b?x=1", ipaddress.ip_address("203.0.113.7"))
+    assert url == "https://203.0.113.7:8443/a/b?x=1"
+    assert host == {"Host": "hooks.bank.example:8443"} and ext == {"sni_hostname": "hooks.bank.example"}
+    url, host, ext = urls.pinned("https://hooks.bank.example/h", ipaddress.ip_address("2400:3200::1"))
+    assert url == "https://[2400:3200::1]/h" and host == {"Host": "hooks.bank.example"}
