@@ -377,3 +377,37 @@ async def test_bank_objects(app: FastAPI, client: httpx.AsyncClient, factory: Fa
     if await snap() != before:
         failures.append("partner product of A changed")
     assert not failures, "\n".join(failures)
+
+
+async def test_bank_notifications(client: httpx.AsyncClient, factory: Factory) -> None:
+    """Notifications have no route of their own: another bank's staff or admin marking A's ids read
+    (bank-wide ones and a staff member's own) marks nothing, sees nothing, and A's stay unread."""
+    from app.notifications.service import notify
+
+    bank_a, bank_b = await factory.bank(["411725"]), await factory.bank(["411725"])
+    staff_a = await factory.user("bank_staff", bank_id=bank_a.id)
+    async with factory.session() as s:
+        wide = await notify(s, kind="drawdown_submitted", title="新的用款申请", body="A行", bank_id=bank_a.id)
+        own = await notify(s, kind="note", title="致A行员工", body="A行", user_id=staff_a.id, bank_id=bank_a.id)
+        await s.commit()
+        ids = [str(wide.id), str(own.id)]
+    callers = [
+        factory.headers(await factory.user("bank_admin", bank_id=bank_b.id)),
+        factory.headers(await factory.user("bank_staff", bank_id=bank_b.id)),
+    ]
+    system_b = client_headers(bank_b.id, "products:write loans:write demands:write")
+    r = await client.post("/bank/notifications/read", json={"ids": ids}, headers=system_b)
+    assert r.status_code == 403, r.text  # notifications are for people: a bank system has none
+    for headers in callers:
+        r = await client.post("/bank/notifications/read", json={"ids": ids}, headers=headers)
+        assert r.status_code == 200 and r.json()["marked"] == 0, r.text
+        r = await client.post("/bank/notifications/read", json={"all": True}, headers=headers)
+        assert r.status_code == 200, r.text
+        r = await client.get("/bank/notifications", headers=headers)
+        assert r.status_code == 200 and not {n["id"] for n in r.json()["items"]} & set(ids)
+    async with factory.session() as s:
+        rows = (await s.execute(select(Notification).where(Notification.id.in_([wide.id, own.id])))).scalars().all()
+        assert len(rows) == 2 and all(n.read_at is None for n in rows)
+    # A's own staff does see and read both.
+    r = await client.post("/bank/notifications/read", json={"ids": ids}, headers=factory.headers(staff_a))
+    assert r.status_code == 200 and r.json()["marked"] == 2
