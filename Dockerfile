@@ -17,7 +17,7 @@ WORKDIR /app
 COPY --from=build /venv /venv
 COPY --from=build /app /app
 ENV PATH=/venv/bin:$PATH PYTHONPATH=/app PYTHONUNBUFFERED=1 APP_ENV=prod MEDIA_ROOT=/data/media
-RUN mkdir -p /data/media && chown -R app:app /data
+RUN mkdir -p /data/media /data/audit && chown -R app:app /data
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \

@@ -22,6 +22,7 @@ os.environ.update(
         "SMS_BACKEND": "file",
         "SMS_OUTBOX_PATH": str(_tmp / "sms-outbox.jsonl"),
         "MEDIA_ROOT": str(_tmp / "media"),
+        "AUDIT_CHECKPOINT_PATH": str(_tmp / "audit-checkpoints.jsonl"),
         "WORKER_IN_PROCESS": "false",
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         "ARGON2_MEMORY_KIB": "1024",

@@ -23,7 +23,7 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 
 @router.get("/admin/audit", response_model=Page[AuditEntryPublic], summary="审计记录（新的在前）")
 async def list_audit_entries(
-    _: Regulator,
+    p: Regulator,
     session: SessionDep,
     actor: Annotated[str | None, Query(max_length=64, description="操作者 id")] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -35,6 +35,7 @@ async def list_audit_entries(
 ) -> Page[AuditEntryPublic]:
     items, nxt = await service.list_entries(
         session,
+        region=service.region_scope(p),
         actor=actor,
         object_id=object_id,
         action=action,

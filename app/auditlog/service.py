@@ -6,15 +6,28 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auditlog.schemas import AuditEntryPublic
+from app.auth.dependencies import Principal
 from app.core.audit import AuditEntry
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+
+CITY_WIDE = ("", "41", "4117")
+
+
+def region_scope(p: Principal) -> str | None:
+    """A regulator of a county, township or village sees the entries of objects inside it (their region filled
+    by the sealer, app.auditlog.regions); a regulator of the whole city and an admin see every entry."""
+    if p.role != "regulator" or (p.region_code or "") in CITY_WIDE:
+        return None
+    return p.region_code
 
 
 async def list_entries(
     session: AsyncSession,
     *,
+    region: str | None,
     actor: str | None,
     object_id: str | None,
     action: str | None,
@@ -27,6 +40,8 @@ async def list_entries(
     indexes on audit_entries."""
     cols = [(AuditEntry.created_at, True), (AuditEntry.id, True)]
     stmt = select(AuditEntry)
+    if region is not None:
+        stmt = stmt.where(col(AuditEntry.region_code).startswith(region, autoescape=True))
     if actor is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor)
     if object_id is not None:

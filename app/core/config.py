@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     # Key for personal data at rest; derived from secret_key when empty.
     pii_key: str = ""
+    # Key of the audit chain's HMAC links and checkpoints; never stored in the database. Derived from secret_key
+    # when empty (dev, test); APP_ENV=prod requires it to be set on its own.
+    audit_key: str = ""
+    # Signed checkpoints of the audit chain (JSON lines, appended by the sealer): ship this file elsewhere.
+    audit_checkpoint_path: str = str(ROOT / "var" / "audit-checkpoints.jsonl")
     sms_backend: Literal["console", "file", "aliyun"] = "console"
     sms_outbox_path: str = str(ROOT / "var" / "sms-outbox.jsonl")
     sms_signature: str = "普惠通"
@@ -82,6 +87,8 @@ class Settings(BaseSettings):
             problems = []
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
                 problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+            if len(self.audit_key) < 32 or self.audit_key == self.secret_key:
+                problems.append("AUDIT_KEY must be set to its own random value of 32+ characters")
             if self.database_url.startswith("sqlite"):
                 problems.append("DATABASE_URL must point at PostgreSQL")
             if self.redis_url.startswith("memory"):

@@ -289,6 +289,7 @@ async def repay(
         dd,
         status,
         action="drawdown.repayment",
+        outstanding_before=dd.outstanding_fen + body.amount_fen,
         note=f"收到还款 {yuan(body.amount_fen)} 元，剩余本金 {yuan(dd.outstanding_fen)} 元。",
         amount_fen=body.amount_fen,
         paid_on=body.paid_on.isoformat(),

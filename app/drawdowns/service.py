@@ -142,9 +142,12 @@ async def set_status(
     *,
     action: str,
     note: str = "",
+    outstanding_before: int | None = None,
     **audit_extra: Any,
 ) -> None:
-    before = {"status": dd.status, "outstanding_fen": dd.outstanding_fen}
+    """`outstanding_before`: the principal before this change, where the caller has already moved it."""
+    was = dd.outstanding_fen if outstanding_before is None else outstanding_before
+    before = {"status": dd.status, "outstanding_fen": was}
     dd.status = status
     dd.updated_at = utcnow()
     await session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from app.core import audit
 from app.core.audit import Actor, AuditEntry
+from tests.core.audit_tamper import tampering
 from tests.factories import Factory
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -121,17 +122,15 @@ async def test_verify_audit_cli_catches_tampering(app) -> None:
         app, Actor("system", "system", "system"), [("test.cli", f"cli-{uuid.uuid4().hex[:6]}", datetime.now(UTC))]
     )
     assert await asyncio.to_thread(_cli, "verify-audit") == 0
-    async with app.state.db.sessionmaker() as s:
+    async with tampering(app.state.db) as s:
         row = (await s.execute(select(AuditEntry).where(AuditEntry.id == entry_id))).scalar_one()
         assert row.chain_seq is not None
         original = dict(row.summary)
         await s.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(summary={"after": {"n": 2}}))
-        await s.commit()
     try:
         assert await asyncio.to_thread(_cli, "verify-audit") == 1
         assert await asyncio.to_thread(_cli, "verify-audit", "--no-seal") == 1
     finally:
-        async with app.state.db.sessionmaker() as s:
+        async with tampering(app.state.db) as s:
             await s.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(summary=original))
-            await s.commit()
     assert await asyncio.to_thread(_cli, "verify-audit") == 0

@@ -67,7 +67,13 @@ def test_prod_refuses_defaults() -> None:
         Settings(app_env="prod", secret_key="s" * 40, database_url="sqlite:///x.db", redis_url="redis://x")
     with pytest.raises(ValueError, match="Redis"):
         Settings(app_env="prod", secret_key="s" * 40, database_url="postgresql://x/y", redis_url="memory://")
-    ok = Settings(app_env="prod", secret_key="s" * 40, database_url="postgresql://x/y", redis_url="redis://x")
+    with pytest.raises(ValueError, match="AUDIT_KEY"):  # the audit chain's key is never the secret key
+        Settings(app_env="prod", secret_key="s" * 40, database_url="postgresql://x/y", redis_url="redis://x")
+    with pytest.raises(ValueError, match="AUDIT_KEY"):
+        Settings(app_env="prod", secret_key="s" * 40, audit_key="s" * 40, database_url="postgresql://x/y", redis_url="redis://x")
+    ok = Settings(
+        app_env="prod", secret_key="s" * 40, audit_key="a" * 40, database_url="postgresql://x/y", redis_url="redis://x"
+    )
     assert not ok.embedded
 
 
