@@ -27,10 +27,10 @@ def step(fn: Step) -> Step:
 
 @step
 async def seal_audit(db: Database, redis: Any) -> int:
-    async with db.sessionmaker() as session:
-        sealed = await audit.seal_pending(session)
-        await session.commit()
-        return sealed
+    """Seal in its own transaction (each entry's region filled first), then write the signed checkpoint."""
+    from app.auditlog.regions import fill_regions
+
+    return await audit.seal(db.sessionmaker, prepare=fill_regions)
 
 
 @step

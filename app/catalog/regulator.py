@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,11 +25,13 @@ from app.notifications.service import notify
 
 
 def _in_region(stmt: Any, principal: Principal) -> Any:
+    """A regulator's products: those serving a county inside its region, or the county its township or
+    village lies in (a product of several counties: visible if one of them qualifies)."""
     region = principal.region_code if principal.role == "regulator" else None
     if region:
-        stmt = stmt.where(
-            col(Product.id).in_(select(ProductCounty.product_id).where(ProductCounty.county_code.startswith(region)))
-        )
+        county = col(ProductCounty.county_code)
+        serves = or_(county.startswith(region, autoescape=True), literal(region).startswith(county))
+        stmt = stmt.where(col(Product.id).in_(select(ProductCounty.product_id).where(serves)))
     return stmt
 
 
