@@ -11,7 +11,7 @@ Definitions (integer basis points throughout):
 - Discounted maximum for a product = its ceiling − discount(stars), where the ceiling is
   `max_annual_rate_bp`, and for a certificate loan the lower of that and the certificate's `max_annual_rate_bp`.
 - Discounted maximum for a certificate draw-down = the certificate's `max_annual_rate_bp` − the largest
-  discount(stars) among the lead bank's matching certificate-loan products (0 when it has none).
+  discount(the certificate's stars) among the lead bank's matching certificate-loan products (0 when none).
 - A product matches a household when it is published and valid today at an active bank, serves the household's
   county, is for its target groups, and — for a certificate loan — the household holds a current certificate.
 - Target groups: a household applicant is `farmer`, plus `registered_poor` when it is registered poor, plus the
@@ -142,6 +142,10 @@ def applicant_targets(*, household: bool, registered_poor: bool, household_type:
     return targets
 
 
+def household_mask(*, registered_poor: bool, household_type: str | None) -> int:
+    return mask_of(applicant_targets(household=True, registered_poor=registered_poor, household_type=household_type))
+
+
 def mask_of(targets: Iterable[str]) -> int:
     mask = 0
     for t in targets:
@@ -156,6 +160,21 @@ def effective_target_mask(kind: str, target_mask: int) -> int:
     if kind in ENTERPRISE_KINDS:
         return TARGET_BITS[Target.small_business.value]
     return 0
+
+
+TARGET_ZH = {
+    Target.farmer.value: "农户",
+    Target.new_agri_entity.value: "新型农业经营主体",
+    Target.registered_poor.value: "建档立卡贫困户",
+    Target.small_business.value: "小微企业",
+}
+
+
+def targets_text(kind: str, target_mask: int) -> str:
+    mask = effective_target_mask(kind, target_mask)
+    if not mask:
+        return "所有客户"
+    return "、".join(zh for t, zh in TARGET_ZH.items() if mask & TARGET_BITS[t])
 
 
 def serves(kind: str, target_mask: int, applicant_mask: int) -> bool:
@@ -220,23 +239,28 @@ async def matching_products(
     ]
 
 
-async def drawdown_discount(
-    session: AsyncSession, *, lead_bank_id: uuid.UUID, county_code: str, applicant_mask: int, stars: int, today: date
-) -> int:
-    """The largest discount for these stars among the lead bank's matching certificate-loan products."""
-    if stars <= 0:
-        return 0
-    rows = await matching_products(
-        session,
-        county_code=county_code,
-        applicant_mask=applicant_mask,
-        has_certificate=True,
-        today=today,
-        bank_id=lead_bank_id,
-        kind=ProductKind.certificate_loan.value,
-    )
-    return max((discount_for(r.star_discounts_bp, stars) for r in rows), default=0)
-
-
-def drawdown_rate(certificate_cap_bp: int, discount_bp: int) -> Rate:
-    return Rate(certificate_cap_bp, discount_bp)
+async def drawdown_cap(
+    session: AsyncSession,
+    *,
+    certificate_cap_bp: int,
+    lead_bank_id: uuid.UUID | None,
+    county_code: str,
+    applicant_mask: int,
+    stars: int,
+    today: date,
+) -> Rate:
+    """The most a lead bank may charge on a certificate draw-down: the certificate's cap less the largest discount
+    for these stars among the lead bank's matching certificate-loan products."""
+    discount = 0
+    if stars > 0 and lead_bank_id is not None:
+        rows = await matching_products(
+            session,
+            county_code=county_code,
+            applicant_mask=applicant_mask,
+            has_certificate=True,
+            today=today,
+            bank_id=lead_bank_id,
+            kind=ProductKind.certificate_loan.value,
+        )
+        discount = max((discount_for(r.star_discounts_bp, stars) for r in rows), default=0)
+    return Rate(certificate_cap_bp, discount)

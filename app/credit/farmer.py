@@ -14,7 +14,6 @@ from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.banks.models import Bank, BankCounty
 from app.catalog import incentives
-from app.catalog.models import ProductKind
 from app.consents import service as consents
 from app.core import audit
 from app.core.db import utcnow
@@ -121,11 +120,7 @@ def terms_of(h: Household, cert: Certificate | None, household_type: str | None)
         stars=incentives.household_stars(h.stars, h.is_credit_household),
         certificate_cap_bp=cert.max_annual_rate_bp if cert is not None else None,
         county_code=h.county_code,
-        applicant_mask=incentives.mask_of(
-            incentives.applicant_targets(
-                household=True, registered_poor=h.is_registered_poor, household_type=household_type
-            )
-        ),
+        applicant_mask=incentives.household_mask(registered_poor=h.is_registered_poor, household_type=household_type),
     )
 
 
@@ -170,17 +165,15 @@ async def _rates(
     products.sort(key=lambda m: (m.best_rate_bp, m.min_annual_rate_bp, str(m.product_id)))
     drawdown = None
     if cert is not None:
-        discount = 0
-        if cert.lead_bank_id is not None:
-            discount = max(
-                (
-                    incentives.discount_for(r.star_discounts_bp, terms.stars)
-                    for r in rows
-                    if r.bank_id == cert.lead_bank_id and r.kind == ProductKind.certificate_loan
-                ),
-                default=0,
-            )
-        rate = incentives.drawdown_rate(cert.max_annual_rate_bp, discount)
+        rate = await incentives.drawdown_cap(
+            session,
+            certificate_cap_bp=cert.max_annual_rate_bp,
+            lead_bank_id=cert.lead_bank_id,
+            county_code=h.county_code,
+            applicant_mask=terms.applicant_mask,
+            stars=cert.stars,
+            today=today,
+        )
         drawdown = DrawdownRate(
             certificate_cap_bp=rate.ceiling_bp, star_discount_bp=rate.discount_bp, best_rate_bp=rate.max_bp
         )

@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from app.auth.dependencies import Principal
 from app.auth.models import User
+from app.catalog import incentives
 from app.core import audit
 from app.core.crypto import decrypt, mask_id_number
 from app.core.errors import (
@@ -178,6 +179,23 @@ async def _certificate(session: AsyncSession, dd: Drawdown) -> Certificate:
     ).scalar_one()
 
 
+async def _rate_cap(session: AsyncSession, dd: Drawdown, cert: Certificate, today: date) -> incentives.Rate:
+    """守信激励: the certificate's cap less the discount for the certificate's stars at the lead bank."""
+    h = await _household(session, dd)
+    household_type = (
+        await session.scalar(select(User.household_type).where(User.id == dd.user_id)) if dd.user_id else None
+    )
+    return await incentives.drawdown_cap(
+        session,
+        certificate_cap_bp=cert.max_annual_rate_bp,
+        lead_bank_id=cert.lead_bank_id,
+        county_code=h.county_code,
+        applicant_mask=incentives.household_mask(registered_poor=h.is_registered_poor, household_type=household_type),
+        stars=cert.stars,
+        today=today,
+    )
+
+
 async def approve(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, body: ApproveIn) -> BankDrawdownPublic:
     dd = await _ours(session, p, drawdown_id)
     now, _, today = await _state(session, dd)
@@ -186,11 +204,13 @@ async def approve(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, b
     cert = await _certificate(session, dd)
     if cert.status != "active":
         raise CertificateInactive(("授信证不可用，不能审批", "The certificate is not active"))
-    if body.annual_rate_bp > cert.max_annual_rate_bp:
-        msg = f"年利率不得超过授信证上限 {cert.max_annual_rate_bp} 基点"
+    cap = await _rate_cap(session, dd, cert, today)
+    if body.annual_rate_bp > cap.max_bp:
+        msg = incentives.cap_text(cap, "授信证利率上限", cert.stars)
         raise RateAboveCap(
-            (msg, "The rate is above the certificate's cap"),
+            (msg, f"The rate is above the cap of {percent_text(cap.max_bp)}%"),
             errors=[field_error("annual_rate_bp", "rate_above_cap", msg)],
+            extra={"cap_bp": cap.max_bp},
         )
     dd.annual_rate_bp = body.annual_rate_bp
     dd.approved_on = today
