@@ -30,6 +30,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
+from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of
 from app.credit.models import Certificate, Household
@@ -280,7 +281,9 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
         raise NotFound(("产品不存在或未上架", "No such published product"))
     status = effective_status(d, today)
     if status != DemandStatus.open:
-        raise InvalidState((f"该融资需求当前状态为 {status}，不能报价", f"The demand is {status}"))
+        raise InvalidState(
+            (f"该融资需求当前状态为“{status_zh('demand', status)}”，不能报价", f"The demand is {status}")
+        )
     live = await session.scalar(
         select(DemandOffer.id).where(
             DemandOffer.demand_id == d.id, DemandOffer.bank_id == bank_id, DemandOffer.status == OfferStatus.pending

@@ -29,6 +29,7 @@ from app.core.errors import (
     TermNotAllowed,
     field_error,
 )
+from app.core.messages import status_zh
 from app.core.money import yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Certificate, Household
@@ -49,17 +50,7 @@ from app.notifications.service import notify
 
 S = DrawdownStatus
 
-STATUS_ZH = {
-    S.submitted: "已提交",
-    S.approved: "已审批",
-    S.disbursed: "已放款",
-    S.overdue: "已逾期",
-    S.repaid: "已结清",
-    S.written_off: "已核销",
-    S.rejected: "已拒绝",
-    S.cancelled: "已取消",
-    S.expired: "已过期",
-}
+STATUS_ZH = {s: status_zh("drawdown", s.value) for s in S}
 
 
 def yuan(fen: int) -> str:
