@@ -33,13 +33,11 @@ async def test_offer_above_the_discounted_maximum_is_refused(demands: Demands) -
     assert r.status_code == 422 and r.json()["cap_bp"] == 850
     assert (await demands.offer(side, d4["id"], annual_rate_bp=850)).status_code == 201
 
-
-async def test_no_discount_without_stars(demands: Demands) -> None:
-    side = await demands.bank(max_annual_rate_bp=900, star_discounts_bp={"5": 100})
+    # no stars, no discount: the product's own maximum
     unrated = await demands.farmer(stars=0)
-    d = await demands.posted(unrated)
-    r = await demands.offer(side, d["id"], annual_rate_bp=900)
-    assert r.status_code == 201, r.text
+    d0 = await demands.posted(unrated)
+    assert (await demands.offer(side, d0["id"], annual_rate_bp=901)).json()["cap_bp"] == 900
+    assert (await demands.offer(side, d0["id"], annual_rate_bp=900)).status_code == 201
 
 
 async def test_certificate_loan_takes_the_lower_ceiling_then_the_discount(demands: Demands) -> None:
