@@ -106,6 +106,8 @@ class Product(SQLModel, table=True):
     contact_phone: str | None = Field(default=None, max_length=32)
     valid_from: date | None = None
     valid_until: date | None = None
+    # 守信激励: basis points off the maximum rate by stars, {"5": 50, "4": 25} (app.catalog.incentives).
+    star_discounts_bp: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
 
     revision: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     revision_status: str | None = Field(default=None, max_length=16)

@@ -36,7 +36,11 @@ def content_of(p: Product) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in CONTENT_FIELDS:
         v = getattr(p, f)
-        out[f] = v.isoformat() if isinstance(v, date) else (list(v) if isinstance(v, list) else v)
+        if isinstance(v, date):
+            v = v.isoformat()
+        elif isinstance(v, (list, dict)):
+            v = v.copy()
+        out[f] = v
     return out
 
 
@@ -45,6 +49,8 @@ def apply_content(p: Product, content: dict[str, Any]) -> None:
         v = content.get(f)
         if f in ("valid_from", "valid_until") and isinstance(v, str):
             v = date.fromisoformat(v)
+        elif f == "star_discounts_bp":
+            v = dict(v or {})  # a revision stored before discounts existed has none
         setattr(p, f, v)
     p.collateral_free = not p.collateral_types
     p.target_mask = sum(TARGET_BITS[t] for t in p.targets)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.banks.models import Bank
-from app.catalog import search
+from app.catalog import incentives, search
 from app.catalog.models import TARGET_BITS, Product, ProductCounty, ProductStatus, ProductTerm
 from app.catalog.product import content_of
-from app.catalog.schemas import BankBrief, CatalogItem, CatalogProduct
+from app.catalog.schemas import BankBrief, CatalogItem, CatalogItemForMe, CatalogProduct
 from app.catalog.views import images_of
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
@@ -95,6 +95,7 @@ async def list_products(
             Product.collateral_free,
             Product.guarantee_required,
             Product.targets,
+            Product.star_discounts_bp,
             Product.published_at,
         )
         .join(Bank, Bank.id == Product.bank_id)
@@ -145,6 +146,7 @@ async def list_products(
             collateral_free=r.collateral_free,
             guarantee_required=r.guarantee_required,
             targets=r.targets,
+            star_discounts_bp=r.star_discounts_bp or {},
         )
         for r in page
     ]
@@ -169,6 +171,17 @@ async def get_product(session: AsyncSession, product_id: uuid.UUID) -> CatalogPr
         published_at=p.published_at,
         images=images,
     )
+
+
+def personalize(items: list[CatalogItem], terms: incentives.Terms) -> list[CatalogItemForMe]:
+    """Each catalog item with the rate this household would get on it (app.catalog.incentives)."""
+    out = []
+    for it in items:
+        rate = incentives.product_rate(
+            it.kind, it.max_annual_rate_bp, it.star_discounts_bp, terms.stars, terms.certificate_cap_bp
+        )
+        out.append(CatalogItemForMe(**it.model_dump(), my_rate_bp=rate.max_bp, my_discount_bp=rate.discount_bp))
+    return out
 
 
 # ---- the Redis cache ----------------------------------------------------------------------------------------

@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
-from app.auth.dependencies import BankProducts, PartnerProducts, Principal, Regulator
+from app.auth.dependencies import BankProducts, PartnerProducts, Principal, Regulator, bearer, get_principal
+from app.auth.models import Role
 from app.catalog import lifecycle, partner, public, regulator
 from app.catalog.models import ProductKind, ProductStatus, Target
 from app.catalog.schemas import (
     BankProductPublic,
     BatchResult,
     CatalogItem,
+    CatalogItemForMe,
     CatalogProduct,
     ImagePublic,
     PartnerBatch,
@@ -25,13 +28,15 @@ from app.catalog.schemas import (
     RejectBody,
 )
 from app.core.deps import RedisDep, SessionDep
-from app.core.errors import NotFound, PayloadTooLarge
+from app.core.errors import Forbidden, NotFound, PayloadTooLarge
 from app.core.http import cached_bytes_response
 from app.core.idempotency import IdempotencyOptional
 from app.core.images import MAX_BYTES
 from app.core.jsonutil import dumps
 from app.core.pagination import Cursor, Limit, Page
+from app.credit import farmer
 
+PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 public_router = APIRouter(tags=["catalog"])
 bank_router = APIRouter(tags=["bank products"])
 partner_router = APIRouter(tags=["partner products"])
@@ -65,7 +70,15 @@ async def _cached(request: Request, redis: Any, build: Any) -> Response:
     return cached_bytes_response(request, body, max_age=60)
 
 
-@public_router.get("/products", response_model=Page[CatalogItem], summary="产品目录（已上架）")
+@public_router.get(
+    "/products",
+    response_model=Page[CatalogItem],
+    summary="产品目录（已上架）",
+    responses={
+        401: {"description": "for_me=true 但未登录 (token_invalid)", **PROBLEM},
+        403: {"description": "for_me=true 但不是农户 (forbidden)", **PROBLEM},
+    },
+)
 async def list_products(
     request: Request,
     session: SessionDep,
@@ -81,6 +94,14 @@ async def list_products(
     sort: Annotated[str, Query(pattern="^(rate|newest)$")] = "newest",
     limit: Limit = 20,
     cursor: Cursor = None,
+    for_me: Annotated[
+        bool,
+        Query(
+            description="true：农户登录后查看本户在每个产品上可获得的利率（my_rate_bp、my_discount_bp）；"
+            "需农户令牌（未登录 401，其他角色 403），答复不缓存（Cache-Control: private, no-store）"
+        ),
+    ] = False,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
 ) -> Response:
     filters = public.Filters(
         county_code=county_code,
@@ -98,7 +119,20 @@ async def list_products(
         items, nxt = await public.list_products(session, filters, limit, cursor)
         return Page[CatalogItem](items=items, next_cursor=nxt)
 
-    return await _cached(request, redis, build)
+    if not for_me:
+        return await _cached(request, redis, build)
+    # A personal answer: never from or into the shared cache, never stored by a browser or proxy.
+    who = await get_principal(request, creds)
+    if who.role != Role.farmer:
+        raise Forbidden(("仅农户可以查看本户的利率", "Only a farmer has rates of their own"))
+    terms = await farmer.household_terms(session, who.id)
+    page = await build()
+    mine = Page[CatalogItemForMe](items=public.personalize(page.items, terms), next_cursor=page.next_cursor)
+    return Response(
+        dumps(mine.model_dump(mode="json")),
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-store", "Vary": "Authorization"},
+    )
 
 
 @public_router.get("/products/{product_id}", response_model=CatalogProduct, summary="产品详情")

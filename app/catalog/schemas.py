@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from app.catalog import incentives
 from app.catalog.models import CollateralType, ProductKind, RepaymentMethod, Target
 from app.core.identity import normalize_contact_phone
 
@@ -16,6 +17,11 @@ Months = Annotated[int, Field(ge=1, le=360)]
 Bp = Annotated[int, Field(ge=0, le=10_000)]
 County = Annotated[str, Field(pattern=r"^\d{6}$")]
 Doc = Annotated[str, Field(min_length=1, max_length=64)]
+Discounts = dict[str, Annotated[int, Field(ge=0, le=10_000)]]
+DISCOUNTS_DOC = (
+    '守信激励：按星级在最高利率上优惠的基点，如 {"5": 50, "4": 25}；星级 1–5，每项不超过最高与最低利率之差，'
+    "星级越高优惠不少于星级低的；null 或 {} 表示没有优惠"
+)
 ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 CONTENT_FIELDS = (
@@ -37,6 +43,7 @@ CONTENT_FIELDS = (
     "contact_phone",
     "valid_from",
     "valid_until",
+    "star_discounts_bp",
 )
 
 
@@ -89,11 +96,23 @@ class ProductCreate(BaseModel):
     contact_phone: str | None = Field(default=None, max_length=32)
     valid_from: date | None = None
     valid_until: date | None = None
+    # After the rates: its check reads them.
+    star_discounts_bp: Discounts = Field(default_factory=dict, max_length=5, description=DISCOUNTS_DOC)
 
     _dedup_lists = field_validator(
         "repayment_methods", "collateral_types", "targets", "county_codes", "required_documents"
     )(_dedup)
     _contact = field_validator("contact_phone")(_phone)
+
+    @field_validator("star_discounts_bp", mode="before")
+    @classmethod
+    def _no_discounts(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("star_discounts_bp")
+    @classmethod
+    def _discounts(cls, v: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        return incentives.check_discounts(v, info.data.get("min_annual_rate_bp"), info.data.get("max_annual_rate_bp"))
 
     @model_validator(mode="after")
     def _ranges(self) -> ProductCreate:
@@ -130,6 +149,7 @@ class ProductUpdate(BaseModel):
     contact_phone: str | None = Field(default=None, max_length=32)
     valid_from: date | None = None
     valid_until: date | None = None
+    star_discounts_bp: Discounts | None = Field(default=None, max_length=5, description=DISCOUNTS_DOC)
 
     _contact = field_validator("contact_phone")(_phone)
 
@@ -204,6 +224,7 @@ class ProductContent(BaseModel):
     contact_phone: str | None
     valid_from: date | None
     valid_until: date | None
+    star_discounts_bp: dict[str, int] = Field(default_factory=dict, description=DISCOUNTS_DOC)
 
 
 class RevisionPublic(ProductContent):
@@ -249,6 +270,16 @@ class CatalogItem(BaseModel):
     collateral_free: bool
     guarantee_required: bool
     targets: list[str]
+    star_discounts_bp: dict[str, int] = Field(default_factory=dict, description=DISCOUNTS_DOC)
+
+
+class CatalogItemForMe(CatalogItem):
+    """`GET /products?for_me=true`: the item with the rate this household would get."""
+
+    my_rate_bp: int = Field(
+        description="本户在该产品上可获得的最高年利率（最高利率 − 星级优惠；授信证贷款先取产品与授信证上限中较低者）"
+    )
+    my_discount_bp: int = Field(description="本户的星级优惠（基点）")
 
 
 class CatalogProduct(ProductContent):

@@ -82,6 +82,7 @@ PRODUCTS: dict[str, list[dict[str, Any]]] = {
             repayment_methods=["interest_first", "lump_sum"],
             targets=["farmer", "registered_poor"],
             required_documents=["身份证", "普惠金融授信证"],
+            star_discounts_bp={"3": 10, "4": 25, "5": 50},  # 守信激励
             **NO_COLLATERAL,
         ),
         _p(
@@ -164,6 +165,7 @@ PRODUCTS: dict[str, list[dict[str, Any]]] = {
             repayment_methods=["interest_first"],
             targets=["farmer"],
             required_documents=["身份证", "普惠金融授信证"],
+            star_discounts_bp={"4": 20, "5": 40},  # 守信激励
             **NO_COLLATERAL,
         ),
         _p(
@@ -192,6 +194,7 @@ PRODUCTS: dict[str, list[dict[str, Any]]] = {
             repayment_methods=["interest_first", "lump_sum"],
             targets=["farmer", "registered_poor"],
             required_documents=["身份证", "普惠金融授信证"],
+            star_discounts_bp={"3": 15, "4": 30, "5": 60},  # 守信激励
             **NO_COLLATERAL,
         ),
         _p(

@@ -160,6 +160,11 @@ class RepaymentInvalid(AppError):
     status, code, title = 422, "repayment_invalid", ("还款信息无效", "Invalid repayment")
 
 
+class ProductNotForApplicant(AppError):
+    status, code = 422, "product_not_for_applicant"
+    title = ("该产品不适用于此申请人", "The product is not for this kind of applicant")
+
+
 class RateLimited(AppError):
     status, code, title = 429, "rate_limited", ("请求过于频繁，请稍后再试", "Too many requests")
 

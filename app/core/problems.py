@@ -24,6 +24,7 @@ from app.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.core.messages import validation_message
 from app.core.text import CONTROL_OR_BREAK, TextRefused
 
 log = logging.getLogger("app.errors")
@@ -133,7 +134,10 @@ def validation_errors(exc: RequestValidationError, english: bool) -> list[dict[s
     for e in exc.errors():
         typ = str(e.get("type", "value_error"))
         msg = str(e.get("msg", ""))
-        if not english:
+        chinese = any("\u4e00" <= ch <= "\u9fff" for ch in msg)
+        if not english and not chinese and (plain := validation_message(e)) is not None:
+            msg = plain  # app.core.messages: plain words, limits in the user's units
+        elif not english:
             if typ == "value_error" and msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
             elif typ in _ZH and not any("\u4e00" <= ch <= "\u9fff" for ch in msg):

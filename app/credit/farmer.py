@@ -13,20 +13,25 @@ from app.auth import rights
 from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.banks.models import Bank, BankCounty
+from app.catalog import incentives
 from app.consents import service as consents
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit import areas, rating
-from app.credit.certificates import effective_status
+from app.credit.certificates import china_today, effective_status
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange
 from app.credit.ratings import factor_catalogue
 from app.credit.schemas import (
+    BankRef,
+    BlockedReason,
     CertificatePublic,
+    DrawdownRate,
     FactorExplained,
     LeadBank,
     LedgerEntryPublic,
+    MatchingProduct,
     MyCredit,
     ObjectionCreate,
     ObjectionPublic,
@@ -95,8 +100,8 @@ def _explain(h: Household) -> str:
     return base + f"评定为 {h.stars} 星信用户。加分项和减分项由村评定小组在村级评分中综合考虑。"
 
 
-async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
-    # The household, its current certificate and the lead bank's name in one read.
+async def _mine(session: AsyncSession, user_id: uuid.UUID) -> tuple[Household | None, Certificate | None, str | None]:
+    """The household, its current certificate and the lead bank's name in one read."""
     row = (
         await session.execute(
             select(Household, Certificate, Bank.name)
@@ -104,13 +109,84 @@ async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
                 Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
             )
             .outerjoin(Bank, Bank.id == Certificate.lead_bank_id)
-            .where(Household.user_id == p.id)
+            .where(Household.user_id == user_id)
         )
     ).first()
-    h, cert, bank_name = (row[0], row[1], row[2]) if row is not None else (None, None, None)
-    village_code: str | None = h.village_code if h else None
-    if village_code is None:
-        village_code = await session.scalar(select(User.village_code).where(User.id == p.id))
+    return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+
+
+def terms_of(h: Household, cert: Certificate | None, household_type: str | None) -> incentives.Terms:
+    return incentives.Terms(
+        stars=incentives.household_stars(h.stars, h.is_credit_household),
+        certificate_cap_bp=cert.max_annual_rate_bp if cert is not None else None,
+        county_code=h.county_code,
+        applicant_mask=incentives.household_mask(registered_poor=h.is_registered_poor, household_type=household_type),
+    )
+
+
+async def household_terms(session: AsyncSession, user_id: uuid.UUID) -> incentives.Terms:
+    """What the farmer's rates depend on (`GET /products?for_me=true`); no linked household, no discount."""
+    h, cert, _ = await _mine(session, user_id)
+    if h is None:
+        return incentives.NONE
+    household_type = await session.scalar(select(User.household_type).where(User.id == user_id))
+    return terms_of(h, cert, household_type)
+
+
+async def _rates(
+    session: AsyncSession, h: Household, cert: Certificate | None, terms: incentives.Terms
+) -> tuple[DrawdownRate | None, list[MatchingProduct]]:
+    today = china_today()
+    assert terms.county_code is not None
+    rows = await incentives.matching_products(
+        session,
+        county_code=terms.county_code,
+        applicant_mask=terms.applicant_mask,
+        has_certificate=cert is not None,
+        today=today,
+    )
+    products = []
+    for r in rows:
+        rate = incentives.product_rate(
+            r.kind, r.max_annual_rate_bp, r.star_discounts_bp, terms.stars, terms.certificate_cap_bp
+        )
+        products.append(
+            MatchingProduct(
+                product_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                bank=BankRef(id=r.bank_id, name=r[4]),
+                min_annual_rate_bp=r.min_annual_rate_bp,
+                max_annual_rate_bp=r.max_annual_rate_bp,
+                star_discount_bp=rate.discount_bp,
+                best_rate_bp=rate.max_bp,
+            )
+        )
+    products.sort(key=lambda m: (m.best_rate_bp, m.min_annual_rate_bp, str(m.product_id)))
+    drawdown = None
+    if cert is not None:
+        rate = await incentives.drawdown_cap(
+            session,
+            certificate_cap_bp=cert.max_annual_rate_bp,
+            lead_bank_id=cert.lead_bank_id,
+            county_code=h.county_code,
+            applicant_mask=terms.applicant_mask,
+            stars=cert.stars,
+            today=today,
+        )
+        drawdown = DrawdownRate(
+            certificate_cap_bp=rate.ceiling_bp, star_discount_bp=rate.discount_bp, best_rate_bp=rate.max_bp
+        )
+    return drawdown, products[: incentives.MAX_MATCHING]
+
+
+async def my_credit(session: AsyncSession, p: Principal, *, english: bool = False) -> MyCredit:
+    from app.drawdowns import admission, isolation
+
+    h, cert, bank_name = await _mine(session, p.id)
+    account = (await session.execute(select(User.village_code, User.household_type).where(User.id == p.id))).first()
+    user_village, household_type = (account[0], account[1]) if account is not None else (None, None)
+    village_code: str | None = h.village_code if h else user_village
     rating_out = cert_out = None
     if h is not None:
         catalogue = await factor_catalogue(session)
@@ -150,7 +226,19 @@ async def my_credit(session: AsyncSession, p: Principal) -> MyCredit:
             code=vs.code, name=display_name(vs.name), is_credit_village=vs.is_credit, isolated=v_iso
         )
         township = TownshipPublic(code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=t_iso)
-    return MyCredit(rating=rating_out, certificate=cert_out, village=village, township=township)
+    # The same rules, in the same code, as POST /me/drawdowns (for the smallest amount).
+    refused = await admission.blocks(session, h, cert, await isolation.get_policy(session), china_today())
+    drawdown_rate, products = (await _rates(session, h, cert, terms_of(h, cert, household_type))) if h else (None, [])
+    return MyCredit(
+        rating=rating_out,
+        certificate=cert_out,
+        village=village,
+        township=township,
+        can_draw=not refused,
+        blocked_reasons=[BlockedReason(code=b.code, message=b.message(english)) for b in refused],
+        drawdown_rate=drawdown_rate,
+        matching_products=products,
+    )
 
 
 async def activate(session: AsyncSession, p: Principal, lead_bank_id: uuid.UUID) -> CertificatePublic:

@@ -10,6 +10,7 @@ from app.auth.models import Role
 from app.core.deps import SessionDep
 from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
+from app.core.problems import wants_english
 from app.credit import farmer, imports, service
 from app.credit.schemas import (
     ActivationCreate,
@@ -51,8 +52,8 @@ IMPORT_BODY = {
 
 
 @router.get("/me/credit", response_model=MyCredit, summary="我的信用评级与授信证")
-async def my_credit(principal: Farmer, session: SessionDep) -> MyCredit:
-    return await farmer.my_credit(session, principal)
+async def my_credit(principal: Farmer, session: SessionDep, request: Request) -> MyCredit:
+    return await farmer.my_credit(session, principal, english=wants_english(request))
 
 
 @router.post("/me/certificate/activation", response_model=CertificatePublic, summary="启信：选择主办银行")

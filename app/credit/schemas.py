@@ -97,11 +97,49 @@ class TownshipPublic(BaseModel):
     isolated: bool
 
 
+class BlockedReason(BaseModel):
+    code: str = Field(
+        description="household_not_linked, no_certificate, certificate_not_activated, certificate_frozen, "
+        "certificate_revoked, certificate_expired, overdue_loan, village_isolated, township_isolated, limit_used_up"
+    )
+    message: str
+
+
+class DrawdownRate(BaseModel):
+    """守信激励 on certificate draw-downs: the lead bank may approve at most `best_rate_bp`."""
+
+    certificate_cap_bp: int
+    star_discount_bp: int
+    best_rate_bp: int
+
+
+class BankRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class MatchingProduct(BaseModel):
+    """A live product serving my county and open to my groups, with the best rate I would get on it."""
+
+    product_id: uuid.UUID
+    name: str
+    kind: str
+    bank: BankRef
+    min_annual_rate_bp: int
+    max_annual_rate_bp: int
+    star_discount_bp: int
+    best_rate_bp: int
+
+
 class MyCredit(BaseModel):
     rating: RatingPublic | None
     certificate: CertificatePublic | None
     village: VillagePublic | None
     township: TownshipPublic | None
+    can_draw: bool = Field(description="true exactly when a draw-down of the smallest amount would be admitted now")
+    blocked_reasons: list[BlockedReason] = Field(description="why not, in the order a draw-down meets them")
+    drawdown_rate: DrawdownRate | None = Field(description="null without a certificate")
+    matching_products: list[MatchingProduct] = Field(description="best rate first (at most 100)")
 
 
 class ActivationCreate(BaseModel):

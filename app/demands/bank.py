@@ -16,14 +16,24 @@ from sqlmodel import col
 
 from app.auth.dependencies import Principal
 from app.banks.service import bank_counties
+from app.catalog import incentives
 from app.catalog.models import Product, ProductKind
 from app.core import audit
 from app.core.crypto import mask_id_number, mask_name, mask_phone
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidState, NotFound, RateAboveCap, ValidationFailed, field_error
+from app.core.errors import (
+    Conflict,
+    InvalidState,
+    NotFound,
+    ProductNotForApplicant,
+    RateAboveCap,
+    ValidationFailed,
+    field_error,
+)
+from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of
-from app.credit.models import Certificate
+from app.credit.models import Certificate, Household
 from app.demands import common
 from app.demands.common import effective_status, open_filter, yuan
 from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
@@ -271,7 +281,9 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
         raise NotFound(("产品不存在或未上架", "No such published product"))
     status = effective_status(d, today)
     if status != DemandStatus.open:
-        raise InvalidState((f"该融资需求当前状态为 {status}，不能报价", f"The demand is {status}"))
+        raise InvalidState(
+            (f"该融资需求当前状态为“{status_zh('demand', status)}”，不能报价", f"The demand is {status}")
+        )
     live = await session.scalar(
         select(DemandOffer.id).where(
             DemandOffer.demand_id == d.id, DemandOffer.bank_id == bank_id, DemandOffer.status == OfferStatus.pending
@@ -303,12 +315,27 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
         )
     if body.annual_rate_bp < product.min_annual_rate_bp:
         errs.append(
-            field_error("annual_rate_bp", "below_range", f"利率不得低于产品下限 {product.min_annual_rate_bp} 基点")
+            field_error(
+                "annual_rate_bp",
+                "below_range",
+                f"年利率不得低于产品下限 {percent_text(product.min_annual_rate_bp)}%",
+            )
         )
     if errs:
         raise ValidationFailed(errors=errs)
-    cap = product.max_annual_rate_bp
-    why = "产品利率上限"
+    if not incentives.serves(product.kind, product.target_mask, d.target_mask):
+        raise ProductNotForApplicant(
+            (
+                f"该产品面向{incentives.targets_text(product.kind, product.target_mask)}，"
+                f"不适用于{'农户' if d.applicant_kind == 'household' else '企业'}的融资需求",
+                "The product is not for this kind of applicant",
+            ),
+            errors=[field_error("product_id", "product_not_for_applicant", "该产品不适用于此申请人")],
+        )
+    stars, cert_cap = 0, None
+    if d.household_id is not None:
+        h = await session.get(Household, d.household_id)
+        stars = incentives.household_stars(h.stars, h.is_credit_household) if h is not None else 0
     if product.kind == ProductKind.certificate_loan:
         cert_cap = DEFAULT_CERT_CAP_BP
         if d.household_id is not None:
@@ -318,13 +345,17 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
                 )
             )
             cert_cap = found if found is not None else DEFAULT_CERT_CAP_BP
-        if cert_cap < cap:
-            cap, why = cert_cap, "授信证利率上限"
-    if body.annual_rate_bp > cap:
+    rate = incentives.product_rate(product.kind, product.max_annual_rate_bp, product.star_discounts_bp, stars, cert_cap)
+    if body.annual_rate_bp > rate.max_bp:
+        why = "授信证利率上限" if rate.ceiling_bp < product.max_annual_rate_bp else "产品利率上限"
+        msg = incentives.cap_text(rate, why, stars)
         raise RateAboveCap(
-            (f"年利率 {body.annual_rate_bp} 基点超过{why} {cap} 基点", f"The rate is above the cap of {cap} bp"),
-            errors=[field_error("annual_rate_bp", "rate_above_cap", f"不得超过{why} {cap} 基点")],
-            extra={"cap_bp": cap},
+            (
+                f"年利率 {percent_text(body.annual_rate_bp)}% 过高：{msg}",
+                f"The rate is above the cap of {percent_text(rate.max_bp)}%",
+            ),
+            errors=[field_error("annual_rate_bp", "rate_above_cap", msg)],
+            extra={"cap_bp": rate.max_bp},
         )
     o = DemandOffer(
         demand_id=d.id,

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from app.auth.models import EnterpriseProfile, User
 from app.banks.models import Bank, BankCounty
+from app.catalog import incentives
 from app.catalog.models import Product, ProductCounty, ProductStatus
 from app.consents.models import Consent
 from app.core import crypto
@@ -108,7 +109,8 @@ def facts(p: Product) -> ProductFacts:
         min_term_months=p.min_term_months,
         max_term_months=p.max_term_months,
         collateral_types=list(p.collateral_types),
-        target_mask=p.target_mask,
+        # who the product is for as the offer check sees it (an untargeted SME loan is for businesses only)
+        target_mask=incentives.effective_target_mask(p.kind, p.target_mask),
         county_codes=list(p.county_codes),
         valid_from=p.valid_from,
         valid_until=p.valid_until,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound, TooManyOpenDemands
+from app.core.messages import status_zh
 from app.credit.models import CertificatePolicy
 from app.demands import common
 from app.demands.common import open_filter, yuan
@@ -64,7 +65,7 @@ async def mine(
 
 
 def not_open(d: Demand, status: str) -> InvalidState:
-    zh = {"accepted": "已接受报价", "withdrawn": "已撤回", "expired": "已过期"}.get(status, status)
+    zh = status_zh("demand", status)
     return InvalidState(
         (f"该融资需求{zh}，不能执行此操作", f"The demand is {status}"), extra={"current_status": status}
     )

@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from app.auth.dependencies import Principal
 from app.auth.models import User
+from app.catalog import incentives
 from app.core import audit
 from app.core.crypto import decrypt, mask_id_number
 from app.core.errors import (
@@ -29,6 +30,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
+from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Certificate, Household
@@ -161,7 +163,8 @@ async def get_for_bank(session: AsyncSession, p: Principal, drawdown_id: uuid.UU
 
 
 def _wrong_state(now: S, wanted: str) -> InvalidState:
-    return InvalidState((f"当前状态为“{now.value}”，只有{wanted}的用信可以这样操作", f"Not allowed while {now.value}"))
+    zh = f"当前状态为“{status_zh('drawdown', now.value)}”，只有{wanted}的用信可以这样操作"
+    return InvalidState((zh, f"Not allowed while {now.value}"))
 
 
 async def _state(session: AsyncSession, dd: Drawdown) -> tuple[S, DrawdownPolicy, date]:
@@ -178,6 +181,23 @@ async def _certificate(session: AsyncSession, dd: Drawdown) -> Certificate:
     ).scalar_one()
 
 
+async def _rate_cap(session: AsyncSession, dd: Drawdown, cert: Certificate, today: date) -> incentives.Rate:
+    """守信激励: the certificate's cap less the discount for the certificate's stars at the lead bank."""
+    h = await _household(session, dd)
+    household_type = (
+        await session.scalar(select(User.household_type).where(User.id == dd.user_id)) if dd.user_id else None
+    )
+    return await incentives.drawdown_cap(
+        session,
+        certificate_cap_bp=cert.max_annual_rate_bp,
+        lead_bank_id=cert.lead_bank_id,
+        county_code=h.county_code,
+        applicant_mask=incentives.household_mask(registered_poor=h.is_registered_poor, household_type=household_type),
+        stars=cert.stars,
+        today=today,
+    )
+
+
 async def approve(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, body: ApproveIn) -> BankDrawdownPublic:
     dd = await _ours(session, p, drawdown_id)
     now, _, today = await _state(session, dd)
@@ -186,11 +206,13 @@ async def approve(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, b
     cert = await _certificate(session, dd)
     if cert.status != "active":
         raise CertificateInactive(("授信证不可用，不能审批", "The certificate is not active"))
-    if body.annual_rate_bp > cert.max_annual_rate_bp:
-        msg = f"年利率不得超过授信证上限 {cert.max_annual_rate_bp} 基点"
+    cap = await _rate_cap(session, dd, cert, today)
+    if body.annual_rate_bp > cap.max_bp:
+        msg = incentives.cap_text(cap, "授信证利率上限", cert.stars)
         raise RateAboveCap(
-            (msg, "The rate is above the certificate's cap"),
+            (msg, f"The rate is above the cap of {percent_text(cap.max_bp)}%"),
             errors=[field_error("annual_rate_bp", "rate_above_cap", msg)],
+            extra={"cap_bp": cap.max_bp},
         )
     dd.annual_rate_bp = body.annual_rate_bp
     dd.approved_on = today
@@ -220,7 +242,7 @@ async def cancel(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, bo
     dd = await _ours(session, p, drawdown_id)
     now, _, _ = await _state(session, dd)
     if now != S.approved:
-        raise _wrong_state(now, "已审批未放款")
+        raise _wrong_state(now, "已批准未放款")
     dd.reason = body.reason
     await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.cancelled, action="drawdown.cancel", note=f"原因：{body.reason}", by="bank")
@@ -231,7 +253,7 @@ async def disburse(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, 
     dd = await _ours(session, p, drawdown_id)
     now, _, today = await _state(session, dd)
     if now != S.approved:
-        raise _wrong_state(now, "已审批（且在有效期内）")
+        raise _wrong_state(now, "已批准（且在有效期内）")
     on = body.disbursed_on or today
     if on > today:
         raise ValidationFailed(errors=[field_error("disbursed_on", "future_date", "放款日不得晚于今天（中国时间）")])
@@ -264,7 +286,7 @@ async def repay(
     if now not in (S.disbursed, S.overdue, S.written_off):
         raise _wrong_state(now, "已放款、逾期或已核销")
     if body.amount_fen <= 0 or body.amount_fen > dd.outstanding_fen:
-        msg = f"还款本金须大于 0 且不超过未还本金 {dd.outstanding_fen} 分"
+        msg = f"还款本金须大于0元，且不能超过未还本金 {yuan(dd.outstanding_fen)} 元"
         raise RepaymentInvalid(
             (msg, "Amount must be positive and at most the outstanding principal"),
             errors=[field_error("amount_fen", "repayment_invalid", msg)],

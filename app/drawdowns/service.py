@@ -24,18 +24,16 @@ from app.core.config import get_settings
 from app.core.crypto import mask_name
 from app.core.db import utcnow
 from app.core.errors import (
-    AreaIsolated,
-    CertificateInactive,
     InvalidState,
-    LimitExceeded,
     NotFound,
     TermNotAllowed,
     field_error,
 )
-from app.core.money import percent_text, yuan_text
+from app.core.messages import status_zh
+from app.core.money import yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Certificate, Household
-from app.drawdowns import isolation
+from app.drawdowns import admission, isolation
 from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
 from app.drawdowns.schedule import plan
@@ -49,21 +47,10 @@ from app.drawdowns.schemas import (
 )
 from app.events.service import emit
 from app.notifications.service import notify
-from app.regions import service as regions
 
 S = DrawdownStatus
 
-STATUS_ZH = {
-    S.submitted: "已提交",
-    S.approved: "已审批",
-    S.disbursed: "已放款",
-    S.overdue: "已逾期",
-    S.repaid: "已结清",
-    S.written_off: "已核销",
-    S.rejected: "已拒绝",
-    S.cancelled: "已取消",
-    S.expired: "已过期",
-}
+STATUS_ZH = {s: status_zh("drawdown", s.value) for s in S}
 
 
 def yuan(fen: int) -> str:
@@ -187,23 +174,6 @@ async def expire_stale(
     return len(rows)
 
 
-async def borrower_has_overdue(session: AsyncSession, household_id: uuid.UUID, today: date) -> bool:
-    hit = (
-        await session.execute(
-            select(Drawdown.id)
-            .where(
-                Drawdown.household_id == household_id,
-                or_(
-                    col(Drawdown.status).in_([S.overdue, S.written_off]),
-                    and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today),
-                ),
-            )
-            .limit(1)
-        )
-    ).first()
-    return hit is not None
-
-
 # ---- presentation ------------------------------------------------------------------------------------------
 
 
@@ -276,46 +246,7 @@ async def present(session: AsyncSession, dd: Drawdown) -> DrawdownPublic:
 
 # ---- the farmer --------------------------------------------------------------------------------------------
 
-NO_HOUSEHOLD = ("您的账号尚未关联农户信息，暂不能用信", "Your account is not linked to a household")
-CERT_STATUS_ZH = {
-    "issued": "授信证尚未启用（请先选择主办银行启信）",
-    "frozen": "授信证已冻结",
-    "revoked": "授信证已撤销",
-    "expired": "授信证已过期",
-}
-
-
-async def _isolation_refusal(session: AsyncSession, village_code: str) -> AreaIsolated | None:
-    iso = await isolation.check(session, village_code)
-    if not (iso.village_isolated or iso.township_isolated):
-        return None
-    fig, line, level = (
-        (iso.village, iso.village_line_bp, "village")
-        if iso.village_isolated
-        else (iso.township, iso.township_line_bp, "township")
-    )
-    region = await regions.find(session, fig.code)
-    name = region.name if region else fig.code
-    ratio = fig.overdue_ratio or 0
-    pct = f"{ratio * 100:.2f}"
-    line_pct = percent_text(line)
-    zh = (
-        f"{name}的逾期贷款率为 {pct}%，已达到{'村' if level == 'village' else '乡镇'}级 {line_pct}% 的信贷隔离线，"
-        f"暂停新增普惠贷款；逾期率降到 {line_pct}% 以下后自动恢复。"
-    )
-    en = f"{fig.code} has an overdue ratio of {pct}%, at or above the {line_pct}% isolation line for a {level}"
-    return AreaIsolated(
-        (zh, en),
-        extra={
-            "area": {
-                "code": fig.code,
-                "name": name,
-                "level": level,
-                "overdue_ratio": str(ratio),
-                "line": str(line / 10000),
-            }
-        },
-    )
+# The admission rules live in app.drawdowns.admission (`/me/credit` explains them with the same code).
 
 
 async def submit(session: AsyncSession, redis: Any, p: Principal, body: DrawdownCreate) -> DrawdownPublic:
@@ -343,50 +274,38 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
             .where(Household.user_id == p.id)
         )
     ).first()
-    if row is None:
-        raise CertificateInactive(NO_HOUSEHOLD)
-    household, cert = row[0], row[1]
+    household, cert = (row[0], row[1]) if row is not None else (None, None)
     today = china_today()
-    if cert is None:
-        raise CertificateInactive(("您还没有普惠金融授信证", "No certificate"))
-    if cert.status != "active" or cert.lead_bank_id is None or cert.expires_on < today:
-        zh = CERT_STATUS_ZH.get(cert.status, "授信证已过期" if cert.expires_on < today else "授信证不可用")
-        raise CertificateInactive((zh + "，暂不能用信", f"The certificate is {cert.status}"))
+    refused = await admission.blocks(session, household, cert, policy, today, body.amount_fen)
+    if refused:
+        raise refused[0].error
+    assert household is not None and cert is not None and cert.lead_bank_id is not None
     await expire_stale(session, policy, today, cert.id)
-    if await borrower_has_overdue(session, household.id, today):
-        raise CertificateInactive(
-            ("您有逾期或已核销未结清的贷款，结清后方可再次用信", "You have an overdue loan; repay it first")
-        )
-    refusal = await _isolation_refusal(session, household.village_code)
-    if refusal is not None:
-        raise refusal
     lead_bank_id = cert.lead_bank_id
     admitted = await session.execute(
         update(Certificate)
         .where(
             Certificate.id == cert.id,
             Certificate.status == "active",
-            Certificate.outstanding_fen + Certificate.pending_fen + body.amount_fen <= Certificate.limit_fen,
+            admission.within_limit(
+                Certificate.outstanding_fen, Certificate.pending_fen, body.amount_fen, Certificate.limit_fen
+            ),
         )
         .values(pending_fen=Certificate.pending_fen + body.amount_fen, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if admitted.rowcount != 1:  # type: ignore[attr-defined]
+        # Something changed since the read (a concurrent draw-down, a freeze): say what, with the same rules.
         fresh = (
             await session.execute(
                 select(Certificate).where(Certificate.id == cert.id).execution_options(populate_existing=True)
             )
         ).scalar_one()
-        if fresh.status != "active":
-            raise CertificateInactive((CERT_STATUS_ZH.get(fresh.status, "授信证不可用"), "Certificate not active"))
-        available = max(0, fresh.limit_fen - fresh.outstanding_fen - fresh.pending_fen)
-        raise LimitExceeded(
-            (
-                f"可用额度为 {yuan(available)} 元，本次申请 {yuan(body.amount_fen)} 元，超出可用额度",
-                f"Available {available} fen, requested {body.amount_fen} fen",
-            ),
-            extra={"available_fen": available},
+        block = admission.certificate_block(fresh, today) or admission.limit_block(
+            fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, body.amount_fen
         )
+        assert block is not None
+        raise block.error
     dd = Drawdown(
         certificate_id=cert.id,
         household_id=household.id,

@@ -72,6 +72,7 @@ async def test_filters_sort_and_pagination(client: httpx.AsyncClient, factory: F
         "collateral_free",
         "guarantee_required",
         "targets",
+        "star_discounts_bp",
     }
     for bad in ({"limit": 0}, {"limit": 101}, {"sort": "cheap"}, {"cursor": "!!"}, {"kind": "x"}, {"q": "贷"}):
         assert (await client.get("/products", params=bad)).status_code == 422, bad

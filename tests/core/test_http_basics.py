@@ -43,7 +43,7 @@ async def test_validation_lists_each_field(client: httpx.AsyncClient) -> None:
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"limit", "level"}
     assert all(e["message"] and e["code"] for e in body["errors"])
-    assert "数值过小" in fields["limit"]["message"]
+    assert fields["limit"]["message"] == "每页条数不能少于1条"
 
 
 async def test_limit_above_100_is_422(client: httpx.AsyncClient) -> None:

@@ -40,7 +40,8 @@ async def _isolated(lending: Lending, session_factory, village: str) -> tuple[bo
 
 
 async def test_village_at_five_percent_is_isolated(lending: Lending, factory) -> None:
-    village, _ = await _village_with(lending, 95_000, 5_000)
+    _, (alone,) = await lending.fresh_township(1)  # alone in its township, whatever other tests left behind
+    village, _ = await _village_with(lending, 95_000, 5_000, village=alone)
     assert await _isolated(lending, factory.session, village) == (True, True)  # alone in its township too
     c = await lending.borrower(village=village)
     r = await lending.submit(c, 1_000)

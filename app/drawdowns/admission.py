@@ -1,0 +1,206 @@
+"""Who may draw on a certificate: the one place for the admission rules.
+
+`POST /me/drawdowns` raises the first refusal; `GET /me/credit` lists them all as `blocked_reasons` and says
+`can_draw` exactly when a minimum draw-down (1 fen) would be admitted — apart from step-up and the daily cap,
+which are about the request rather than the household. The order is the order the farmer meets them in:
+account not linked → no certificate → certificate not usable (not activated, frozen, revoked, expired) →
+an overdue or unrecovered written-off loan → the village or township under credit isolation → the limit.
+
+The limit rule is `within_limit`, written once for both Python integers (the read that answers `/me/credit`) and
+SQL columns (the conditional UPDATE that admits a draw-down atomically).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.errors import AppError, AreaIsolated, CertificateInactive, LimitExceeded
+from app.core.money import percent_text, yuan_text
+from app.credit.certificates import effective_status
+from app.credit.models import Certificate, Household
+from app.drawdowns import isolation
+from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
+from app.regions import service as regions
+
+S = DrawdownStatus
+MIN_DRAWDOWN_FEN = 1
+
+NO_HOUSEHOLD = ("您的账号尚未关联农户信息，暂不能用信", "Your account is not linked to a household")
+NO_CERTIFICATE = ("您还没有普惠金融授信证", "No certificate")
+CERT_STATUS_ZH = {
+    "issued": "授信证尚未启用（请先选择主办银行启信）",
+    "frozen": "授信证已冻结",
+    "revoked": "授信证已撤销",
+    "expired": "授信证已过期",
+}
+CERT_STATUS_EN = {
+    "issued": "The certificate is not activated yet (choose a lead bank first)",
+    "frozen": "The certificate is frozen",
+    "revoked": "The certificate is revoked",
+    "expired": "The certificate has expired",
+}
+OVERDUE = ("您有逾期或已核销未结清的贷款，结清后方可再次用信", "You have an overdue loan; repay it first")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One reason a household cannot draw: `code` for `/me/credit`, `error` for `POST /me/drawdowns`."""
+
+    code: str
+    error: AppError
+
+    def message(self, english: bool = False) -> str:
+        return self.error.detail[1] if english else self.error.detail[0]
+
+
+def yuan(fen: int) -> str:
+    return yuan_text(fen, always_cents=True)
+
+
+def within_limit(outstanding: Any, pending: Any, amount: Any, limit: Any) -> Any:
+    """outstanding + pending + amount ≤ limit: a bool for integers, a SQL condition for columns."""
+    return outstanding + pending + amount <= limit
+
+
+def certificate_state(cert: Certificate, today: date) -> str | None:
+    """The certificate's refusal state, or None when it can be drawn on. Its status as `/me/credit` shows it
+    (`app.credit.certificates.effective_status`: a live certificate is expired from its `expires_on`); an active
+    one without a lead bank counts as not activated."""
+    status = effective_status(cert, today)
+    if status != "active":
+        return status
+    return "issued" if cert.lead_bank_id is None else None
+
+
+_STATE_CODES = {
+    "issued": "certificate_not_activated",
+    "frozen": "certificate_frozen",
+    "revoked": "certificate_revoked",
+    "expired": "certificate_expired",
+}
+
+
+def certificate_block(cert: Certificate, today: date) -> Block | None:
+    state = certificate_state(cert, today)
+    if state is None:
+        return None
+    zh = CERT_STATUS_ZH.get(state, "授信证不可用")
+    en = CERT_STATUS_EN.get(state, "The certificate cannot be used")
+    return Block(_STATE_CODES.get(state, "certificate_inactive"), CertificateInactive((zh + "，暂不能用信", en)))
+
+
+async def borrower_has_overdue(session: AsyncSession, household_id: uuid.UUID, today: date) -> bool:
+    hit = (
+        await session.execute(
+            select(Drawdown.id)
+            .where(
+                Drawdown.household_id == household_id,
+                or_(
+                    col(Drawdown.status).in_([S.overdue, S.written_off]),
+                    and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today),
+                ),
+            )
+            .limit(1)
+        )
+    ).first()
+    return hit is not None
+
+
+async def isolation_blocks(session: AsyncSession, village_code: str) -> list[Block]:
+    """The village's and the township's isolation, each as a refusal naming the area and the line."""
+    iso = await isolation.check(session, village_code)
+    out = []
+    for isolated, fig, line, level in (
+        (iso.village_isolated, iso.village, iso.village_line_bp, "village"),
+        (iso.township_isolated, iso.township, iso.township_line_bp, "township"),
+    ):
+        if not isolated:
+            continue
+        region = await regions.find(session, fig.code)
+        name = regions.display_name(region.name) if region else fig.code
+        ratio = fig.overdue_ratio or 0
+        pct = f"{ratio * 100:.2f}"
+        line_pct = percent_text(line)
+        zh = (
+            f"{name}的逾期贷款率为 {pct}%，已达到{'村' if level == 'village' else '乡镇'}级 {line_pct}% 的信贷隔离线，"
+            f"暂停新增普惠贷款；逾期率降到 {line_pct}% 以下后自动恢复。"
+        )
+        en = f"{fig.code} has an overdue ratio of {pct}%, at or above the {line_pct}% isolation line for a {level}"
+        err = AreaIsolated(
+            (zh, en),
+            extra={
+                "area": {
+                    "code": fig.code,
+                    "name": name,
+                    "level": level,
+                    "overdue_ratio": str(ratio),
+                    "line": str(line / 10000),
+                }
+            },
+        )
+        out.append(Block(f"{level}_isolated", err))
+    return out
+
+
+async def lapsed_fen(session: AsyncSession, cert: Certificate, policy: DrawdownPolicy, today: date) -> int:
+    """Approvals past their validity still held in `pending_fen` until the sweep releases them."""
+    lapse = today - timedelta(days=policy.approval_valid_days)
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Drawdown.amount_fen), 0)).where(
+            Drawdown.certificate_id == cert.id, Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse
+        )
+    )
+    return int(total or 0)
+
+
+def limit_block(limit: int, outstanding: int, pending: int, amount_fen: int | None) -> Block | None:
+    """`amount_fen` None asks whether anything at all can be drawn (the minimum draw-down)."""
+    amount = MIN_DRAWDOWN_FEN if amount_fen is None else amount_fen
+    if within_limit(outstanding, pending, amount, limit):
+        return None
+    available = max(0, limit - outstanding - pending)
+    if amount_fen is None:
+        zh = (
+            f"授信额度 {yuan(limit)} 元已用完（未还本金 {yuan(outstanding)} 元，审批中 {yuan(pending)} 元），"
+            "还款后额度自动恢复"
+        )
+        return Block("limit_used_up", LimitExceeded((zh, "The credit limit is used up"), extra={"available_fen": 0}))
+    zh = f"可用额度为 {yuan(available)} 元，本次申请 {yuan(amount_fen)} 元，超出可用额度"
+    en = f"Available {yuan(available)} yuan, requested {yuan(amount_fen)} yuan"
+    return Block("limit_exceeded", LimitExceeded((zh, en), extra={"available_fen": available}))
+
+
+async def blocks(
+    session: AsyncSession,
+    household: Household | None,
+    cert: Certificate | None,
+    policy: DrawdownPolicy,
+    today: date,
+    amount_fen: int | None = None,
+) -> list[Block]:
+    """Every reason this household cannot draw `amount_fen` (None: the minimum) now, in the order above."""
+    if household is None:
+        return [Block("household_not_linked", CertificateInactive(NO_HOUSEHOLD))]
+    out: list[Block] = []
+    if cert is None:
+        out.append(Block("no_certificate", CertificateInactive(NO_CERTIFICATE)))
+    else:
+        state = certificate_block(cert, today)
+        if state is not None:
+            out.append(state)
+    if await borrower_has_overdue(session, household.id, today):
+        out.append(Block("overdue_loan", CertificateInactive(OVERDUE)))
+    out.extend(await isolation_blocks(session, household.village_code))
+    if cert is not None:
+        pending = cert.pending_fen - await lapsed_fen(session, cert, policy, today)
+        over = limit_block(cert.limit_fen, cert.outstanding_fen, pending, amount_fen)
+        if over is not None:
+            out.append(over)
+    return out
