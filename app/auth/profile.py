@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,6 @@ from app.core.errors import (
     HouseholdAlreadyLinked,
     InvalidState,
     NotFound,
-    RateLimited,
     ValidationFailed,
     field_error,
 )
@@ -82,7 +80,7 @@ def enterprise_view(e: EnterpriseProfile) -> dict[str, Any]:
     }
 
 
-def _link_key(user_id: uuid.UUID) -> str:
+def _link_tag(user_id: uuid.UUID) -> str:
     return f"link-fail:{user_id.hex}"
 
 
@@ -112,10 +110,12 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
     if household is not None and identity_change:
         raise InvalidState(("已绑定农户，不能修改姓名或身份证号", "Name and ID are fixed once a household is linked"))
     wants_link = household is None and ("real_name" in changes or "id_number" in changes)
+    attempt: ratelimit.Reservation | None = None
     if wants_link:
-        retry = await ratelimit.peek(redis, _link_key(user.id), s.link_attempts_per_day, 86400)
-        if retry is not None:
-            raise RateLimited(retry, _LINK_LIMIT)
+        # Counted before the household is looked up (one atomic check-and-count); taken back below unless
+        # this turns out to be a failed attempt.
+        rule = ratelimit.Rule("n", s.link_attempts_per_day, 86400, _LINK_LIMIT)
+        attempt = await ratelimit.reserve(redis, _link_tag(user.id), [rule])
     before = {"household_linked": household is not None}
     if "real_name" in changes:
         user.real_name = changes["real_name"]
@@ -143,9 +143,9 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
             await counters.move_households(session, {candidate.village_code: (0, 1)})
             linked = True
         else:
-            # this failure fills the day's budget; the next attempt gets the 429
-            with contextlib.suppress(RateLimited):
-                await ratelimit.hit(redis, _link_key(user.id), s.link_attempts_per_day, 86400, _LINK_LIMIT)
+            attempt = None  # a failed attempt: it stays counted
+    if attempt is not None:
+        await ratelimit.refund(redis, attempt)
     await session.flush()
     await audit.record(
         session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,7 @@ from app.auth import otp, sessions
 from app.auth.models import Role, User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
-from app.core.errors import CredentialsInvalid, Forbidden, RateLimited, ValidationFailed, field_error
+from app.core.errors import CredentialsInvalid, Forbidden, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.security import verify_password
 
@@ -75,8 +75,9 @@ async def sms_login(session: AsyncSession, redis: Any, *, phone: str, code: str)
     return SignedIn(pair, user)
 
 
-def _failure_key(username: str) -> str:
-    return f"login-fail:{username.strip().lower()}"
+def _failure_tag(username: str) -> str:
+    # A digest, not the text: the username is whatever a caller typed (length, braces of hash tags).
+    return "login-fail:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
 
 
 _THROTTLED = ("登录失败次数过多，请稍后再试", "Too many failed sign-ins; try again later")
@@ -93,20 +94,19 @@ async def password_login(
 ) -> SignedIn | SecondFactorPending:
     """POST /auth/password-sessions. Same answer and the same argon2 work for an unknown username."""
     s = get_settings()
-    key = _failure_key(username)
-    window = s.login_failure_window_seconds
-    retry = await ratelimit.peek(redis, key, s.login_failures_per_window, window)
-    if retry is not None:
-        raise RateLimited(retry, _THROTTLED)
+    tag = _failure_tag(username)
+    rules = [ratelimit.Rule("n", s.login_failures_per_window, s.login_failure_window_seconds, _THROTTLED)]
+    # Counted before the password is checked, in one atomic step with the check of the limit: however many
+    # attempts arrive at once, at most `login_failures_per_window` passwords are checked per window. A right
+    # password takes its count back.
+    attempt = await ratelimit.reserve(redis, tag, rules)
     user = (
         await session.execute(select(User).where(User.username == username, User.role != Role.farmer))
     ).scalar_one_or_none()
     ok, new_hash = await verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active or user.deleted_at is not None:
-        # this failure fills the window; the next attempt gets the 429
-        with contextlib.suppress(RateLimited):
-            await ratelimit.hit(redis, key, s.login_failures_per_window, window, _THROTTLED)
         raise CredentialsInvalid()
+    await ratelimit.refund(redis, attempt)
     if new_hash:
         user.password_hash = new_hash
         session.add(user)
@@ -118,7 +118,7 @@ async def password_login(
             await session.flush()
             return SecondFactorPending(sent["expires_in"], sent["resend_after"])
         await otp.verify_code(redis, user.phone, otp.Purpose.second_factor, code)
-    await ratelimit.clear(redis, key, window)
+    await ratelimit.clear(redis, tag, rules)
     pair = await sessions.start_session(session, user)
     await audit.record(
         session,
