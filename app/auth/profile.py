@@ -17,7 +17,7 @@ from app.core.errors import (
     Conflict,
     HouseholdAlreadyLinked,
     InvalidState,
-    NotFound,
+    TokenInvalid,
     ValidationFailed,
     field_error,
 )
@@ -31,12 +31,15 @@ USCC_KIND = "uscc"
 
 
 async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    """The caller's own account. One that no longer exists, was deleted or is disabled makes the token that
+    named it invalid: 401 `token_invalid`, never 404 (the revocation cache says so first; this is the check of
+    record)."""
     q = select(User).where(User.id == user_id)
     if lock:
         q = q.with_for_update()
     user = (await session.execute(q)).scalar_one_or_none()
-    if user is None or user.deleted_at is not None:
-        raise NotFound()
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise TokenInvalid()
     return user
 
 

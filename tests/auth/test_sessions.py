@@ -169,6 +169,7 @@ def _claims(user: User) -> dict[str, object]:
     now = int(time.time())
     return {
         "sub": str(user.id),
+        "aud": "puhuitong-api",
         "role": "farmer",
         "typ": "access",
         "iat": now,
@@ -201,7 +202,7 @@ async def test_other_algorithm_with_our_key_is_refused(client: httpx.AsyncClient
     assert (await client.get("/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "typ", "role"])
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "typ", "role", "aud"])
 async def test_missing_claim_is_refused(client: httpx.AsyncClient, farmer: User, missing: str) -> None:
     claims = _claims(farmer)
     del claims[missing]
