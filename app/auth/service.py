@@ -153,7 +153,7 @@ async def set_active(session: AsyncSession, redis: Any, user_id: uuid.UUID, acti
     session.add(user)
     if not active:
         await sessions.revoke_user_sessions(session, redis, user.id)
-        await sessions.deny_user_tokens(redis, user.id)
+        await sessions.deny_user_tokens(session, redis, user.id)
     await session.flush()
     await audit.record(
         session,

@@ -126,9 +126,9 @@ async def test_logout_revokes_access_and_refresh(client: httpx.AsyncClient, redi
     assert (await client.get("/me", headers=headers)).status_code == 401
     assert (await client.post("/auth/refresh", json={"refresh_token": body["refresh_token"]})).status_code == 401
     claims = jwt.get_unverified_claims(body["access_token"])
-    ttl = await redis.ttl(f"revoked:jti:{claims['jti']}")  # type: ignore[attr-defined]
+    ttl = await redis.ttl(f"{{revoked}}:jti:{claims['jti']}")  # type: ignore[attr-defined]
     assert 0 < ttl <= 900
-    assert await redis.exists(f"revoked:sid:{claims['sid']}")  # type: ignore[attr-defined]
+    assert await redis.exists(f"{{revoked}}:sid:{claims['sid']}")  # type: ignore[attr-defined]
 
 
 async def test_logout_leaves_other_sessions(client: httpx.AsyncClient, no_interval: None) -> None:
