@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import otp, sessions
 from app.auth.models import Role, User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
-from app.core.errors import CredentialsInvalid, Forbidden, ValidationFailed, field_error
+from app.core.errors import CredentialsInvalid, Forbidden, InvalidState, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.security import verify_password
 
@@ -141,11 +142,45 @@ async def step_up(session: AsyncSession, redis: Any, *, user_id: uuid.UUID, sid:
     return s.step_up_ttl_seconds
 
 
-async def set_active(session: AsyncSession, redis: Any, user_id: uuid.UUID, active: bool) -> User:
-    """Admin: disable (every session ends at its next request) or enable an account."""
+_SELF = ("不能停用自己的账号", "You cannot disable your own account")
+_LAST_ADMIN = ("至少须保留一个在用的平台管理员账号", "The platform must keep at least one active admin")
+_LAST_BANK_ADMIN = ("该银行至少须保留一个在用的银行管理员账号", "The bank must keep at least one active bank_admin")
+
+
+async def _keep_one_other(session: AsyncSession, target: User) -> None:
+    """Refuse to disable the last active admin, or a bank's last active bank_admin.
+
+    Locks every active peer row in id order before the target's own row, so that two admins disabling each
+    other at once serialize (the second, once the first commits, no longer sees the first's target as active
+    and is refused) and never deadlock."""
+    if target.role == Role.admin:
+        peers = select(User.id).where(User.role == Role.admin)
+        msg = _LAST_ADMIN
+    elif target.role == Role.bank_admin:
+        peers = select(User.id).where(User.role == Role.bank_admin, User.bank_id == target.bank_id)
+        msg = _LAST_BANK_ADMIN
+    else:
+        return
+    active = peers.where(col(User.is_active).is_(True), col(User.deleted_at).is_(None))
+    ids = (await session.execute(active.order_by(User.id).with_for_update())).scalars().all()
+    if target.id in ids and not any(i != target.id for i in ids):
+        raise InvalidState(msg)
+
+
+async def set_active(
+    session: AsyncSession, redis: Any, user_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None = None
+) -> User:
+    """Admin: disable (every session ends at its next request) or enable an account. Nobody disables their own
+    account, the platform's last active admin or a bank's last active bank_admin (409 invalid_state)."""
     from app.core.errors import NotFound
 
-    user = await session.get(User, user_id, with_for_update=True)
+    if not active:
+        if user_id == actor_id:
+            raise InvalidState(_SELF)
+        found = await session.get(User, user_id)
+        if found is not None:
+            await _keep_one_other(session, found)
+    user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None or user.deleted_at is not None:
         raise NotFound()
     before = {"is_active": user.is_active}
