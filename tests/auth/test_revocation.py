@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.auth import revocation
 from app.auth.models import Revocation
-from tests.auth.conftest import bearer, last_code, send, sms_login
+from tests.auth.conftest import bearer, last_code, send, sms_login, step_up
 from tests.auth.test_api_clients import bank_admin, create_client, token
 from tests.auth.test_passwords_and_staff import PASSWORD, login, make_staff
 from tests.factories import Factory, unique_phone
@@ -85,8 +85,7 @@ async def test_a_phone_change_ends_the_other_sessions_for_good(
     tokens = await sms_login(client, phone)
     other = await sms_login(client, phone)
     headers = bearer(tokens)
-    await send(client, phone, "step_up", headers=headers)
-    assert (await client.post("/auth/step-up", json={"code": last_code(phone)}, headers=headers)).status_code == 200
+    await step_up(client, phone, headers)
     new_phone = unique_phone()
     await send(client, new_phone)
     r = await client.post("/me/phone", json={"new_phone": new_phone, "code": last_code(new_phone)}, headers=headers)
@@ -116,8 +115,7 @@ async def test_a_deleted_account_stays_out_after_a_flush(client: httpx.AsyncClie
     phone = unique_phone()
     tokens = await sms_login(client, phone)
     headers = bearer(tokens)
-    await send(client, phone, "step_up", headers=headers)
-    assert (await client.post("/auth/step-up", json={"code": last_code(phone)}, headers=headers)).status_code == 200
+    await step_up(client, phone, headers)
     assert (await client.post("/me/deletion", headers=headers)).status_code in (200, 201, 202)
     await redis.flushdb()
     assert (await client.post("/auth/logout", headers=headers)).status_code == 401

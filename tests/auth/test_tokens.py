@@ -15,24 +15,13 @@ from sqlalchemy import update
 from app.auth.models import User
 from app.core.config import get_settings
 from app.core.security import _jwt_key
-from tests.auth.conftest import bearer, sms_login
+from tests.auth.conftest import bearer, sms_login, step_up
+from tests.auth.test_sessions import _claims as sessions_claims
 from tests.factories import Factory, unique_phone
 
 
 def _claims(user: User, **over: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": str(user.id),
-        "aud": "puhuitong-api",
-        "role": "farmer",
-        "typ": "access",
-        "iat": now,
-        "exp": now + 600,
-        "jti": "j" * 12,
-        "sid": "s" * 12,
-    }
-    claims.update(over)
-    return claims
+    return {**sessions_claims(user), **over}
 
 
 def _sign(claims: dict[str, Any]) -> dict[str, str]:
@@ -102,12 +91,9 @@ async def test_a_token_whose_account_is_gone_is_401_not_404(
 async def test_deleting_the_account_makes_its_token_401(client: httpx.AsyncClient) -> None:
     tokens = await sms_login(client, unique_phone())
     headers = bearer(tokens)
-    from tests.auth.conftest import last_code, send
-
     phone = tokens["user"]["phone"]
     # Deletion is a step-up action: confirm the session with an SMS code first.
-    await send(client, phone, "step_up", headers=headers)
-    assert (await client.post("/auth/step-up", json={"code": last_code(phone)}, headers=headers)).status_code == 200
+    await step_up(client, phone, headers)
     r = await client.post("/me/deletion", headers=headers)
     assert r.status_code in (200, 201, 202), r.text
     r = await client.get("/me", headers=headers)
