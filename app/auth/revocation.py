@@ -118,7 +118,7 @@ async def rebuild(db: Database, redis: Any) -> int:
         if await redis.exists(EPOCH):
             return 0
         n = await _fill(db, redis, mark=True)
-    log.warning("revocation cache rebuilt from the database (Redis had lost it): %d entries", n)
+    log.warning("revocation cache rebuilt from the database (no marker: a new or emptied Redis): %d entries", n)
     task = asyncio.get_running_loop().create_task(_settle(db, redis))
     _settling.add(task)
     task.add_done_callback(_settling.discard)
