@@ -107,3 +107,16 @@ async def sweep_demands(db: Database, redis: Any) -> int:
             if n < 500:
                 break
     return done
+
+
+@step
+async def prune_revocations(db: Database, redis: Any) -> int:
+    """At most every 10 minutes (across workers): delete revocation rows no live token can need any more."""
+    from app.auth import revocation
+
+    if not await redis.set("worker:revocations:prune", "1", nx=True, ex=600):
+        return 0
+    async with db.sessionmaker() as session:
+        n = await revocation.prune(session)
+        await session.commit()
+    return n

@@ -82,7 +82,7 @@ async def revoke(session: AsyncSession, redis: Any, *, bank_id: uuid.UUID, clien
     if client.revoked_at is None:
         client.revoked_at = datetime.now(UTC)
         session.add(client)
-        await sessions.deny_user_tokens(redis, client.id)
+        await sessions.deny_user_tokens(session, redis, client.id)
         await audit.record(
             session, action="api_client.revoke", object_type="api_client", object_id=client.id, after={"revoked": True}
         )
@@ -97,7 +97,7 @@ async def rotate(session: AsyncSession, redis: Any, *, bank_id: uuid.UUID, clien
     client.secret_hash = _secret_hash(secret)
     client.rotated_at = datetime.now(UTC)
     session.add(client)
-    await sessions.deny_user_tokens(redis, client.id)
+    await sessions.deny_user_tokens(session, redis, client.id)
     await audit.record(session, action="api_client.rotate", object_type="api_client", object_id=client.id)
     return Issued(client, secret)
 

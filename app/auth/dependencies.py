@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth import revocation
 from app.auth.models import BANK_ROLES, Role
 from app.core.audit import Actor, actor_var
 from app.core.deps import get_redis
@@ -50,13 +51,6 @@ class Principal:
         return Actor(self.kind, str(self.id), self.role)
 
 
-def revocation_keys(p: Principal) -> list[str]:
-    keys = [f"revoked:jti:{p.jti}", f"revoked:user:{p.id.hex}"]
-    if p.sid:
-        keys.append(f"revoked:sid:{p.sid}")
-    return keys
-
-
 async def get_principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
@@ -85,13 +79,10 @@ async def get_principal(
         raise TokenInvalid()
     if p.role in BANK_ROLES and p.bank_id is None:
         raise TokenInvalid()
-    redis = get_redis(request)
-    revoked = await redis.mget(revocation_keys(p))
-    # revoked:jti / revoked:sid mark a logged-out token or family; revoked:user holds a unix time before
-    # which every token of that account is dead (disabled account, phone change).
-    if revoked[0] or (len(revoked) > 2 and revoked[2]):
-        raise TokenInvalid()
-    if revoked[1] and p.iat <= int(revoked[1]):
+    # A logged-out token or session, or an account cut off after this token was issued (app.auth.revocation).
+    if await revocation.is_revoked(
+        request.app.state.db, get_redis(request), jti=p.jti, subject=p.id.hex, sid=p.sid, iat=p.iat
+    ):
         raise TokenInvalid()
     actor_var.set(p.actor())
     request.state.principal = p

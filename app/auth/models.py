@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index
+from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, created_field, id_field
@@ -119,4 +119,21 @@ class DeletionRequest(SQLModel, table=True):
     status: str = Field(max_length=16)  # completed | restricted
     erased: str = Field(max_length=2000)  # JSON list
     kept: str = Field(max_length=4000)  # JSON list of {"what","why"}
+    created_at: datetime = created_field()
+
+
+class Revocation(SQLModel, table=True):
+    """The record of a revoked access token, session (refresh family) or account cut-off, kept for as long as
+    an access token it concerns can live. PostgreSQL is the source of truth; the `{revoked}:*` keys in Redis
+    are a cache of the live rows, rebuilt from here when Redis lost them (app.auth.revocation)."""
+
+    __tablename__ = "revocations"
+    __table_args__ = (Index("ix_revocations_kind_subject", "kind", "subject"),)
+
+    id: uuid.UUID = id_field()
+    kind: str = Field(max_length=8)  # jti | sid | user
+    subject: str = Field(max_length=64)  # the jti, the sid, or the account's id (hex) for `user`
+    # For `user`: every token of the account issued at or before this unix time is dead. 0 for jti/sid.
+    not_before: int = Field(default=0, sa_type=BigInteger)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)  # after this, no token it concerns lives
     created_at: datetime = created_field()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +17,7 @@ from app.core.errors import (
     Conflict,
     HouseholdAlreadyLinked,
     InvalidState,
-    NotFound,
-    RateLimited,
+    TokenInvalid,
     ValidationFailed,
     field_error,
 )
@@ -33,12 +31,15 @@ USCC_KIND = "uscc"
 
 
 async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    """The caller's own account. One that no longer exists, was deleted or is disabled makes the token that
+    named it invalid: 401 `token_invalid`, never 404 (the revocation cache says so first; this is the check of
+    record)."""
     q = select(User).where(User.id == user_id)
     if lock:
         q = q.with_for_update()
     user = (await session.execute(q)).scalar_one_or_none()
-    if user is None or user.deleted_at is not None:
-        raise NotFound()
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise TokenInvalid()
     return user
 
 
@@ -82,7 +83,7 @@ def enterprise_view(e: EnterpriseProfile) -> dict[str, Any]:
     }
 
 
-def _link_key(user_id: uuid.UUID) -> str:
+def _link_tag(user_id: uuid.UUID) -> str:
     return f"link-fail:{user_id.hex}"
 
 
@@ -112,10 +113,12 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
     if household is not None and identity_change:
         raise InvalidState(("已绑定农户，不能修改姓名或身份证号", "Name and ID are fixed once a household is linked"))
     wants_link = household is None and ("real_name" in changes or "id_number" in changes)
+    attempt: ratelimit.Reservation | None = None
     if wants_link:
-        retry = await ratelimit.peek(redis, _link_key(user.id), s.link_attempts_per_day, 86400)
-        if retry is not None:
-            raise RateLimited(retry, _LINK_LIMIT)
+        # Counted before the household is looked up (one atomic check-and-count); taken back below unless
+        # this turns out to be a failed attempt.
+        rule = ratelimit.Rule("n", s.link_attempts_per_day, 86400, _LINK_LIMIT)
+        attempt = await ratelimit.reserve(redis, _link_tag(user.id), [rule])
     before = {"household_linked": household is not None}
     if "real_name" in changes:
         user.real_name = changes["real_name"]
@@ -143,9 +146,9 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
             await counters.move_households(session, {candidate.village_code: (0, 1)})
             linked = True
         else:
-            # this failure fills the day's budget; the next attempt gets the 429
-            with contextlib.suppress(RateLimited):
-                await ratelimit.hit(redis, _link_key(user.id), s.link_attempts_per_day, 86400, _LINK_LIMIT)
+            attempt = None  # a failed attempt: it stays counted
+    if attempt is not None:
+        await ratelimit.refund(redis, attempt)
     await session.flush()
     await audit.record(
         session,

@@ -150,7 +150,7 @@ async def request_deletion(session: AsyncSession, redis: Any, user_id: uuid.UUID
         erased += e
         kept += k
     await sessions.revoke_user_sessions(session, redis, user.id)
-    await sessions.deny_user_tokens(redis, user.id)
+    await sessions.deny_user_tokens(session, redis, user.id)
     req = DeletionRequest(
         user_id=user.id,
         status="completed" if user.deleted_at else "restricted",

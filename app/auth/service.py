@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import otp, sessions
 from app.auth.models import Role, User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
-from app.core.errors import CredentialsInvalid, Forbidden, RateLimited, ValidationFailed, field_error
+from app.core.errors import CredentialsInvalid, Forbidden, InvalidState, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.security import verify_password
 
@@ -75,8 +76,9 @@ async def sms_login(session: AsyncSession, redis: Any, *, phone: str, code: str)
     return SignedIn(pair, user)
 
 
-def _failure_key(username: str) -> str:
-    return f"login-fail:{username.strip().lower()}"
+def _failure_tag(username: str) -> str:
+    # A digest, not the text: the username is whatever a caller typed (length, braces of hash tags).
+    return "login-fail:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
 
 
 _THROTTLED = ("登录失败次数过多，请稍后再试", "Too many failed sign-ins; try again later")
@@ -93,20 +95,19 @@ async def password_login(
 ) -> SignedIn | SecondFactorPending:
     """POST /auth/password-sessions. Same answer and the same argon2 work for an unknown username."""
     s = get_settings()
-    key = _failure_key(username)
-    window = s.login_failure_window_seconds
-    retry = await ratelimit.peek(redis, key, s.login_failures_per_window, window)
-    if retry is not None:
-        raise RateLimited(retry, _THROTTLED)
+    tag = _failure_tag(username)
+    rules = [ratelimit.Rule("n", s.login_failures_per_window, s.login_failure_window_seconds, _THROTTLED)]
+    # Counted before the password is checked, in one atomic step with the check of the limit: however many
+    # attempts arrive at once, at most `login_failures_per_window` passwords are checked per window. A right
+    # password takes its count back.
+    attempt = await ratelimit.reserve(redis, tag, rules)
     user = (
         await session.execute(select(User).where(User.username == username, User.role != Role.farmer))
     ).scalar_one_or_none()
     ok, new_hash = await verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active or user.deleted_at is not None:
-        # this failure fills the window; the next attempt gets the 429
-        with contextlib.suppress(RateLimited):
-            await ratelimit.hit(redis, key, s.login_failures_per_window, window, _THROTTLED)
         raise CredentialsInvalid()
+    await ratelimit.refund(redis, attempt)
     if new_hash:
         user.password_hash = new_hash
         session.add(user)
@@ -118,7 +119,7 @@ async def password_login(
             await session.flush()
             return SecondFactorPending(sent["expires_in"], sent["resend_after"])
         await otp.verify_code(redis, user.phone, otp.Purpose.second_factor, code)
-    await ratelimit.clear(redis, key, window)
+    await ratelimit.clear(redis, tag, rules)
     pair = await sessions.start_session(session, user)
     await audit.record(
         session,
@@ -141,11 +142,45 @@ async def step_up(session: AsyncSession, redis: Any, *, user_id: uuid.UUID, sid:
     return s.step_up_ttl_seconds
 
 
-async def set_active(session: AsyncSession, redis: Any, user_id: uuid.UUID, active: bool) -> User:
-    """Admin: disable (every session ends at its next request) or enable an account."""
+_SELF = ("不能停用自己的账号", "You cannot disable your own account")
+_LAST_ADMIN = ("至少须保留一个在用的平台管理员账号", "The platform must keep at least one active admin")
+_LAST_BANK_ADMIN = ("该银行至少须保留一个在用的银行管理员账号", "The bank must keep at least one active bank_admin")
+
+
+async def _keep_one_other(session: AsyncSession, target: User) -> None:
+    """Refuse to disable the last active admin, or a bank's last active bank_admin.
+
+    Locks every active peer row in id order before the target's own row, so that two admins disabling each
+    other at once serialize (the second, once the first commits, no longer sees the first's target as active
+    and is refused) and never deadlock."""
+    if target.role == Role.admin:
+        peers = select(User.id).where(User.role == Role.admin)
+        msg = _LAST_ADMIN
+    elif target.role == Role.bank_admin:
+        peers = select(User.id).where(User.role == Role.bank_admin, User.bank_id == target.bank_id)
+        msg = _LAST_BANK_ADMIN
+    else:
+        return
+    active = peers.where(col(User.is_active).is_(True), col(User.deleted_at).is_(None))
+    ids = (await session.execute(active.order_by(User.id).with_for_update())).scalars().all()
+    if target.id in ids and not any(i != target.id for i in ids):
+        raise InvalidState(msg)
+
+
+async def set_active(
+    session: AsyncSession, redis: Any, user_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None = None
+) -> User:
+    """Admin: disable (every session ends at its next request) or enable an account. Nobody disables their own
+    account, the platform's last active admin or a bank's last active bank_admin (409 invalid_state)."""
     from app.core.errors import NotFound
 
-    user = await session.get(User, user_id, with_for_update=True)
+    if not active:
+        if user_id == actor_id:
+            raise InvalidState(_SELF)
+        found = await session.get(User, user_id)
+        if found is not None:
+            await _keep_one_other(session, found)
+    user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None or user.deleted_at is not None:
         raise NotFound()
     before = {"is_active": user.is_active}
@@ -153,7 +188,7 @@ async def set_active(session: AsyncSession, redis: Any, user_id: uuid.UUID, acti
     session.add(user)
     if not active:
         await sessions.revoke_user_sessions(session, redis, user.id)
-        await sessions.deny_user_tokens(redis, user.id)
+        await sessions.deny_user_tokens(session, redis, user.id)
     await session.flush()
     await audit.record(
         session,

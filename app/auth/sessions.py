@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import revocation
 from app.auth.models import RefreshToken, User
 from app.core import crypto
 from app.core.config import get_settings
@@ -103,7 +104,7 @@ async def revoke_family(session: AsyncSession, redis: Any, sid: str) -> None:
         .where(RefreshToken.family_id == sid, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=_now())
     )
-    await redis.set(f"revoked:sid:{sid}", "1", ex=get_settings().access_token_ttl_seconds + 5)
+    await revocation.revoke(session, redis, revocation.SID, sid)
 
 
 async def live_families(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
@@ -129,11 +130,10 @@ async def revoke_user_sessions(
     return len(families)
 
 
-async def deny_user_tokens(redis: Any, user_id: uuid.UUID) -> None:
-    """Every access token of this account issued up to now stops working (disabled account, revoked client)."""
-    await redis.set(
-        f"revoked:user:{user_id.hex}", str(int(time.time())), ex=get_settings().access_token_ttl_seconds + 5
-    )
+async def deny_user_tokens(session: AsyncSession, redis: Any, user_id: uuid.UUID) -> None:
+    """Every access token of this account (or API client) issued up to now stops working (disabled or deleted
+    account, revoked or rotated client)."""
+    await revocation.revoke(session, redis, revocation.USER, user_id.hex, not_before=int(time.time()))
 
 
 async def refresh(session: AsyncSession, redis: Any, token: str) -> TokenPair:
@@ -170,7 +170,6 @@ async def refresh(session: AsyncSession, redis: Any, token: str) -> TokenPair:
 
 
 async def logout(session: AsyncSession, redis: Any, sid: str | None, jti: str, exp: int) -> None:
-    remaining = max(1, exp - int(time.time()))
-    await redis.set(f"revoked:jti:{jti}", "1", ex=remaining)
+    await revocation.revoke(session, redis, revocation.JTI, jti, until=datetime.fromtimestamp(exp, UTC))
     if sid:
         await revoke_family(session, redis, sid)

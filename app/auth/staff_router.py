@@ -110,14 +110,24 @@ async def create_regulator(p: Admin, idem: IdempotencyOptional, session: Session
     return await idem.run(session, body, work)
 
 
-@router.post("/admin/users/{user_id}/disable", response_model=StaffPublic, summary="平台：停用账号（会话立即失效）")
+@router.post(
+    "/admin/users/{user_id}/disable",
+    response_model=StaffPublic,
+    summary="平台：停用账号（会话立即失效）",
+    responses={
+        409: {
+            "description": "不能停用自己、最后一个平台管理员或银行最后一个银行管理员 (invalid_state)",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    },
+)
 async def disable_user(p: Admin, session: SessionDep, redis: RedisDep, user_id: uuid.UUID) -> StaffPublic:
-    return _staff(await service.set_active(session, redis, user_id, False))
+    return _staff(await service.set_active(session, redis, user_id, False, actor_id=p.id))
 
 
 @router.post("/admin/users/{user_id}/enable", response_model=StaffPublic, summary="平台：重新启用账号")
 async def enable_user(p: Admin, session: SessionDep, redis: RedisDep, user_id: uuid.UUID) -> StaffPublic:
-    return _staff(await service.set_active(session, redis, user_id, True))
+    return _staff(await service.set_active(session, redis, user_id, True, actor_id=p.id))
 
 
 @router.post(

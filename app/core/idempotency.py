@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ from app.core.errors import (
     field_error,
 )
 from app.core.problems import PROBLEM_JSON, problem_body
+
+log = logging.getLogger("app.idempotency")
 
 TTL = timedelta(hours=24)
 LOCK_MS = 60_000
@@ -172,8 +175,15 @@ class Idempotency:
         return JSONResponse(body_json, status_code=status, media_type=media_type, headers=headers)
 
     async def release(self) -> None:
-        if self.lock_key:
-            await get_redis(self.request).delete(self.lock_key)
+        """Runs after the response was sent: a Redis error here can no longer change the answer, so it is logged
+        once and swallowed (the lock expires by itself after LOCK_MS)."""
+        if not self.lock_key:
+            return
+        key, self.lock_key = self.lock_key, None
+        try:
+            await get_redis(self.request).delete(key)
+        except Exception:
+            log.warning("idempotency lock not released (it expires in %d s)", LOCK_MS // 1000, exc_info=True)
 
 
 def _key_from_header(value: str | None) -> str | None:

@@ -23,7 +23,8 @@ from app.core.config import get_settings
 
 JWT_ALGORITHM = "HS256"
 ACCESS = "access"
-REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "typ", "role")
+AUDIENCE = "puhuitong-api"  # RFC 8725 §3.9: a token minted for another audience is refused
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "typ", "role", "aud")
 
 
 def derive_key(purpose: str, secret: str | None = None) -> bytes:
@@ -46,6 +47,7 @@ def create_access_token(
     jti = uuid.uuid4().hex
     claims: dict[str, Any] = {
         "sub": sub,
+        "aud": AUDIENCE,
         "role": role,
         "typ": ACCESS,
         "iat": now,
@@ -53,7 +55,7 @@ def create_access_token(
         "jti": jti,
     }
     if extra:
-        claims.update(extra)
+        claims.update({k: v for k, v in extra.items() if k not in ("aud", "exp", "iat", "typ")})
     return jwt.encode(claims, _jwt_key(settings.secret_key), algorithm=JWT_ALGORITHM), jti, ttl
 
 
@@ -90,19 +92,28 @@ def _decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
             token,
             _jwt_key(secret),
             algorithms=[JWT_ALGORITHM],
+            audience=AUDIENCE,
             options={
                 "require_exp": True,
                 "require_iat": True,
                 "require_sub": True,
                 "require_jti": True,
-                "verify_aud": False,
+                "require_aud": True,
+                "verify_aud": True,
             },
         )
     except (JWTError, ValueError, TypeError, KeyError):
         return None
     if any(claims.get(c) in (None, "") for c in REQUIRED_CLAIMS) or claims.get("typ") != ACCESS:
         return None
+    # python-jose accepts an `exp` of "9999999999" (it calls int()); RFC 7519 says NumericDate: a JSON number.
+    if not all(_numeric(claims[c]) for c in ("exp", "iat")) or claims["aud"] != AUDIENCE:
+        return None
     return claims
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # --- passwords ------------------------------------------------------------------------------------

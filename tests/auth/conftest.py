@@ -51,3 +51,10 @@ async def sms_login(client: httpx.AsyncClient, phone: str) -> dict[str, Any]:
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def step_up(client: httpx.AsyncClient, phone: str, headers: dict[str, str]) -> None:
+    """Confirm the session behind `headers` through HTTP: a step_up code to its phone, then /auth/step-up."""
+    assert (await send(client, phone, "step_up", headers=headers)).status_code == 202
+    r = await client.post("/auth/step-up", json={"code": last_code(phone)}, headers=headers)
+    assert r.status_code == 200, r.text

@@ -126,9 +126,9 @@ async def test_logout_revokes_access_and_refresh(client: httpx.AsyncClient, redi
     assert (await client.get("/me", headers=headers)).status_code == 401
     assert (await client.post("/auth/refresh", json={"refresh_token": body["refresh_token"]})).status_code == 401
     claims = jwt.get_unverified_claims(body["access_token"])
-    ttl = await redis.ttl(f"revoked:jti:{claims['jti']}")  # type: ignore[attr-defined]
+    ttl = await redis.ttl(f"{{revoked}}:jti:{claims['jti']}")  # type: ignore[attr-defined]
     assert 0 < ttl <= 900
-    assert await redis.exists(f"revoked:sid:{claims['sid']}")  # type: ignore[attr-defined]
+    assert await redis.exists(f"{{revoked}}:sid:{claims['sid']}")  # type: ignore[attr-defined]
 
 
 async def test_logout_leaves_other_sessions(client: httpx.AsyncClient, no_interval: None) -> None:
@@ -169,6 +169,7 @@ def _claims(user: User) -> dict[str, object]:
     now = int(time.time())
     return {
         "sub": str(user.id),
+        "aud": "puhuitong-api",
         "role": "farmer",
         "typ": "access",
         "iat": now,
@@ -201,7 +202,7 @@ async def test_other_algorithm_with_our_key_is_refused(client: httpx.AsyncClient
     assert (await client.get("/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "typ", "role"])
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "typ", "role", "aud"])
 async def test_missing_claim_is_refused(client: httpx.AsyncClient, farmer: User, missing: str) -> None:
     claims = _claims(farmer)
     del claims[missing]

@@ -85,11 +85,11 @@ def test_token_checks() -> None:
     token, _, _ = security.create_access_token(sub="u1", role="farmer")
     assert security.decode_access_token(token)["sub"] == "u1"
     now = int(time.time())
-    base = {"sub": "u1", "role": "farmer", "typ": "access", "iat": now, "exp": now + 60, "jti": "j"}
+    base = {"sub": "u1", "aud": "puhuitong-api", "role": "farmer", "typ": "access", "iat": now, "exp": now + 60, "jti": "j"}
     assert security.decode_access_token(_forge(base)) is None  # wrong key
     key = security._jwt_key("test-secret-key-0123456789abcdef0123456789")
     assert security.decode_access_token(_forge(base, key=key)) is not None
-    for missing in ("exp", "sub", "typ", "jti", "iat", "role"):
+    for missing in ("exp", "sub", "typ", "jti", "iat", "role", "aud"):
         claims = {k: v for k, v in base.items() if k != missing}
         assert security.decode_access_token(_forge(claims, key=key)) is None, missing
     assert security.decode_access_token(_forge({**base, "typ": "refresh"}, key=key)) is None
