@@ -105,7 +105,7 @@ def ensure_city(a: argparse.Namespace) -> dict[str, Any]:
         cmd = [PY, "-m", "bench.generate", "--db", DB, "--households", str(a.households), "--demands",
                str(a.demands), "--bench-users", str(a.bench_users)]  # fmt: skip
         subprocess.run(cmd, cwd=ROOT, env=env(), check=True)
-        (VAR / "state.json").write_text(json.dumps({"next_farmer": 0}))
+        (VAR / "state.json").write_text(json.dumps({"next_farmer": 0, "used": 0}))
         print(f"city built in {time.monotonic() - t:.0f} s", flush=True)
     city: dict[str, Any] = json.loads(city_file.read_text())
     return city
@@ -117,14 +117,17 @@ def prepare() -> None:
 
 
 def take_farmers(n: int, total: int) -> tuple[int, bool]:
-    """The first of n farmers never used before (wrapping around when the list is used up)."""
+    """The first of n farmers, in order through the list; True when some of them drew before in this city
+    (the list wrapped around: each bench farmer has room for ≥ 25 draw-downs of the bench's 1,000 yuan, and
+    the daily cap is raised, so a reused farmer is still admitted)."""
     path = VAR / "state.json"
     state = json.loads(path.read_text()) if path.exists() else {"next_farmer": 0}
-    start = state["next_farmer"] % total
-    wrapped = state["next_farmer"] + n > total
-    state["next_farmer"] = (start + n) % total if wrapped else start + n
+    used = state.get("used", state["next_farmer"])  # draw-downs taken from the list so far, over all runs
+    start = used % total
+    state["used"] = used + n
+    state["next_farmer"] = state["used"] % total
     path.write_text(json.dumps(state))
-    return start, wrapped
+    return start, used + n > total
 
 
 # ---- the app --------------------------------------------------------------------------------------------------
@@ -141,8 +144,8 @@ class App:
             "--timeout-keep-alive", "75", "--no-access-log",
         ]  # fmt: skip
         self.log = log
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env(db), stdout=log, stderr=log)
-        for _ in range(150):
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env(db), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        for _ in range(600):  # workers import the app in parallel: 30 s or more when others hold the cores
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
                     if r.status == 200 and len(self.worker_pids()) >= workers:
@@ -155,8 +158,11 @@ class App:
             raise RuntimeError(f"the app did not start; see {VAR / f'app-{workers}w.log'}")
 
     def worker_pids(self) -> list[int]:
-        pids = procstat.tree(self.proc.pid)
-        return pids if self.workers == 1 else [p for p in pids if p != self.proc.pid]
+        """The serving processes: the one process with 1 worker; the spawned workers (not the supervisor nor
+        multiprocessing's resource tracker) with more."""
+        if self.workers == 1:
+            return [self.proc.pid]
+        return [p for p in procstat.tree(self.proc.pid) if b"spawn_main" in _cmdline(p)]
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -166,6 +172,13 @@ class App:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def pg_processes(db: str) -> tuple[list[int], list[int]]:
