@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-VAR = Path(__file__).resolve().parent / "var"
+VAR = Path(os.environ.get("BENCH_VAR") or Path(__file__).resolve().parent / "var")
 DSN = os.environ.get("CEILING_DSN", "postgresql://postgres@127.0.0.1/puhuitong_bench")
 CHINA = ZoneInfo("Asia/Shanghai")
 

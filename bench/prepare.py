@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-VAR = Path(__file__).resolve().parent / "var"
+VAR = Path(os.environ.get("BENCH_VAR") or Path(__file__).resolve().parent / "var")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/10")
 KINDS = ["certificate_loan", "credit_loan", "poverty_microcredit", "machinery_mortgage", "sme_loan"]
 WORDS = ["惠农", "养殖", "农机", "授信证", "创业", "仓单", "脱贫", "粮食", "种植", "放款"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # City-scale benchmark (issue 10). One step per command; see bench/README.md.
 #   bench/run.sh generate | prepare | serve [WORKERS] | capture | scenarios [ARGS] | stop | drop | all
+#   bench/run.sh cpu [ARGS] | cpu-drop   (CPU per request on a small city, issue 16; see bench/cpu.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${BENCH_DB:-puhuitong_bench}
@@ -26,10 +27,15 @@ case "${1:-}" in
   capture) $PY -m bench.ceiling capture http://127.0.0.1:8000 ;;
   scenarios) shift; $PY -m bench.scenarios "$@" ;;
   stop) for f in bench/var/app.pid bench/var/ceiling.pid; do [ -f $f ] && kill "$(cat $f)" 2>/dev/null; rm -f $f; done ;;
+  cpu) shift; BENCH_VAR=bench/var/cpu $PY -m bench.cpu "$@" ;;
+  cpu-drop)
+    CPU_DB=${BENCH_CPU_DB:-puhuitong_${BENCH_NAME:-h16bench}_cpu}
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${CPU_DB}_import WITH (FORCE)" -c "DROP DATABASE IF EXISTS $CPU_DB WITH (FORCE)"
+    rm -f bench/var/cpu/city.json bench/var/cpu/state.json ;;
   drop) psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; redis-cli -n 10 flushdb ;;
   all)
     "$0" generate; "$0" prepare; "$0" serve 1; "$0" capture
     "$0" stop; sleep 1; "$0" serve 1; "$0" scenarios --tag 1w; "$0" stop
     "$0" prepare; "$0" serve 2; "$0" scenarios --tag 2w; "$0" stop ;;
-  *) echo "usage: $0 generate|prepare|serve [W]|capture|scenarios [--only a,b] [--tag t]|stop|drop|all"; exit 2 ;;
+  *) echo "usage: $0 generate|prepare|serve [W]|capture|scenarios [--only a,b] [--tag t]|stop|drop|all|cpu [ARGS]|cpu-drop"; exit 2 ;;
 esac

@@ -24,8 +24,9 @@ from typing import Any
 
 from bench.openloop import load_requests, run
 
-VAR = Path(__file__).resolve().parent / "var"
-APP, CEIL = "http://127.0.0.1:8000", "http://127.0.0.1:8001"
+VAR = Path(os.environ.get("BENCH_VAR") or Path(__file__).resolve().parent / "var")
+APP = os.environ.get("BENCH_APP_URL", "http://127.0.0.1:8000")
+CEIL = os.environ.get("BENCH_CEILING_URL", "http://127.0.0.1:8001")
 LUA = str(Path(__file__).resolve().parent / "wrk" / "replay.lua")
 DSN = os.environ.get("BENCH_DSN", "postgresql://postgres@127.0.0.1/puhuitong_bench")
 
