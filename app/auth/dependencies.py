@@ -86,7 +86,12 @@ async def get_principal(
     if p.role in BANK_ROLES and p.bank_id is None:
         raise TokenInvalid()
     redis = get_redis(request)
-    revoked = await redis.mget(revocation_keys(p))
+    # One round trip, and cluster-safe: the keys live in different slots, so not MGET but a non-transactional
+    # pipeline (a Redis Cluster client splits it per node).
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in revocation_keys(p):
+            pipe.get(key)
+        revoked = await pipe.execute()
     # revoked:jti / revoked:sid mark a logged-out token or family; revoked:user holds a unix time before
     # which every token of that account is dead (disabled account, phone change).
     if revoked[0] or (len(revoked) > 2 and revoked[2]):
