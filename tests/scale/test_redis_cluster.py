@@ -51,7 +51,9 @@ def test_revocation_keys_live_in_different_slots() -> None:
 
 
 @needs_cluster
-async def test_a_revoked_session_is_refused_on_a_cluster(app: FastAPI, client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_a_revoked_session_is_refused_on_a_cluster(
+    app: FastAPI, client: httpx.AsyncClient, factory: Factory
+) -> None:
     assert is_cluster(app.state.redis)
     sid = uuid.uuid4().hex
     headers = factory.headers(await factory.user("farmer"), sid=sid)
