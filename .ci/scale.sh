@@ -118,6 +118,7 @@ echo "-- the whole suite with the replica and the cluster (TEST_DATABASE_READ_UR
 redis-cli -p "${CLUSTER_PORTS[0]}" -c flushall >/dev/null
 for p in "${CLUSTER_PORTS[@]}"; do redis-cli -p "$p" flushall >/dev/null; done
 env -u DATABASE_URL -u DATABASE_READ_URLS -u REDIS_URL -u APP_ENV -u SECRET_KEY -u SMS_OUTBOX_PATH -u MEDIA_ROOT \
+  -u DB_POOL_SIZE -u DB_MAX_OVERFLOW \
   TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$SUITE_DB" \
   TEST_DATABASE_READ_URLS="postgresql://postgres@127.0.0.1:$REPLICA_PORT/$SUITE_DB" \
   TEST_REDIS_URL="$CLUSTER_URL" .venv/bin/python -m pytest 2>&1 | tee "$WORK/suite.log" \

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = 5.0
     db_pool_recycle_seconds: int = 1800
     db_pool_pre_ping: bool = False
+    # false behind PgBouncer in transaction mode (before 1.21's max_prepared_statements): no prepared statement
+    # caches (asyncpg's statement_cache_size and SQLAlchemy's prepared_statement_cache_size set to 0).
+    db_prepared_statements: bool = True
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
 

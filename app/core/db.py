@@ -124,6 +124,14 @@ def make_engine(url: str, **kw: Any) -> AsyncEngine:
     # No pre-ping by default: it costs a round trip on every checkout. Connections are recycled after
     # pool_recycle seconds instead, and a connection found dead mid-request is invalidated by SQLAlchemy and the
     # request answered 503 (app.core.problems), so a database restart costs one retry per pooled connection.
+    if not kw.pop("prepared_statements", True):
+        # PgBouncer in transaction mode hands each transaction any server connection: a statement prepared on one
+        # is missing on the next ("prepared statement __asyncpg_stmt_N__ does not exist"). Both caches off.
+        kw["connect_args"] = {
+            **kw.get("connect_args", {}),
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+        }
     opts: dict[str, Any] = {
         "pool_size": 20,
         "max_overflow": 10,
