@@ -61,3 +61,15 @@ async def test_a_revoked_session_is_refused_on_a_cluster(
     await app.state.redis.set(f"revoked:sid:{sid}", "1", ex=60)
     r = await client.get("/me", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "token_invalid"
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_SENTINEL_URL"), reason="needs Sentinel (TEST_REDIS_SENTINEL_URL)")
+async def test_sentinel_url_reaches_the_primary_it_names() -> None:
+    r = make_redis(os.environ["TEST_REDIS_SENTINEL_URL"])
+    try:
+        key = f"sentinel-probe:{uuid.uuid4().hex}"
+        await r.set(key, "1", ex=30)
+        assert await r.get(key) == "1"
+        assert "master" in str((await r.info("replication"))["role"])
+    finally:
+        await r.aclose()
