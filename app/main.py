@@ -34,11 +34,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database(
         settings.database_url,
+        read_urls=settings.database_read_urls,
+        read_max_lag_seconds=settings.database_read_max_lag_seconds,
+        read_pin_seconds=settings.database_read_pin_seconds,
+        read_check_seconds=settings.database_read_check_seconds,
+        read_wait_seconds=settings.database_read_wait_seconds,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_pre_ping=settings.db_pool_pre_ping,
+        prepared_statements=settings.db_prepared_statements,
     )
     app.state.redis = make_redis(
         settings.redis_url,

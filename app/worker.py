@@ -11,6 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+# Every table: run alone (`python -m app.cli worker`) nothing else imports them, and flushing an outbox row whose
+# foreign key names an unloaded table fails (NoReferencedTableError) after the message was already sent.
+import app.models  # noqa: F401
 from app.core import audit
 from app.core.db import Database
 

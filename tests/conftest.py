@@ -31,6 +31,10 @@ os.environ.update(
         "SMS_IP_PER_HOUR": "1000000",
         "SMS_GLOBAL_PER_HOUR": "1000000",
         "LOG_LEVEL": "WARNING",
+        # Read replicas (the scale pass of .ci/run): lag-tolerant routes read from them, and each such read
+        # first waits for the replica to replay what the primary had committed, so every test sees its writes.
+        "DATABASE_READ_URLS": os.environ.get("TEST_DATABASE_READ_URLS", ""),
+        "DATABASE_READ_WAIT_SECONDS": "10" if os.environ.get("TEST_DATABASE_READ_URLS") else "0",
     }
 )
 

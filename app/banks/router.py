@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.auth.dependencies import Admin
 from app.banks import service
 from app.banks.schemas import BankCreate, BankPublic, BankUpdate
+from app.core.db import ReadSessionDep
 from app.core.deps import SessionDep
 from app.core.http import cacheable
 from app.core.idempotency import IdempotencyOptional
@@ -20,7 +21,7 @@ router = APIRouter(tags=["banks"])
 @public_router.get("/banks", response_model=Page[BankPublic], summary="参与银行列表")
 async def list_banks(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -30,7 +31,7 @@ async def list_banks(
 
 
 @public_router.get("/banks/{bank_id}", response_model=BankPublic, summary="单个银行")
-async def get_bank(request: Request, session: SessionDep, bank_id: uuid.UUID) -> Response:
+async def get_bank(request: Request, session: ReadSessionDep, bank_id: uuid.UUID) -> Response:
     return cacheable(request, await service.get_public(session, bank_id), max_age=300)
 
 

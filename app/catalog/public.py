@@ -198,8 +198,8 @@ async def cache_get(redis: Any, key: str) -> bytes | None:
     return value.encode() if isinstance(value, str) else value
 
 
-async def cache_put(redis: Any, key: str, body: bytes) -> None:
-    await redis.set(key, body.decode(), ex=CACHE_TTL)
+async def cache_put(redis: Any, key: str, body: bytes, ttl: int = CACHE_TTL) -> None:
+    await redis.set(key, body.decode(), ex=ttl)
 
 
 async def invalidate(redis: Any) -> None:

@@ -27,6 +27,7 @@ from app.catalog.schemas import (
     ProductUpdate,
     RejectBody,
 )
+from app.core.db import ReadSessionDep
 from app.core.deps import RedisDep, SessionDep
 from app.core.errors import Forbidden, NotFound, PayloadTooLarge
 from app.core.http import cached_bytes_response
@@ -66,7 +67,12 @@ async def _cached(request: Request, redis: Any, build: Any) -> Response:
     body = await public.cache_get(redis, key)
     if body is None:
         body = dumps((await build()).model_dump(mode="json"))
-        await public.cache_put(redis, key, body)
+        # Built on a replica, the answer may predate an invalidation by up to the tolerated lag: keep it only
+        # that long, so a lagging read cannot outlive the invalidation by the full TTL.
+        db = request.app.state.db
+        on_replica = getattr(request.state, "db_role", None) == "replica"
+        ttl = int(db.read_max_lag_seconds + db.read_check_seconds) + 1 if on_replica else public.CACHE_TTL
+        await public.cache_put(redis, key, body, ttl=ttl)
     return cached_bytes_response(request, body, max_age=60)
 
 
@@ -81,7 +87,7 @@ async def _cached(request: Request, redis: Any, build: Any) -> Response:
 )
 async def list_products(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     redis: RedisDep,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     kind: ProductKind | None = None,
@@ -136,7 +142,7 @@ async def list_products(
 
 
 @public_router.get("/products/{product_id}", response_model=CatalogProduct, summary="产品详情")
-async def get_product(request: Request, session: SessionDep, redis: RedisDep, product_id: uuid.UUID) -> Response:
+async def get_product(request: Request, session: ReadSessionDep, redis: RedisDep, product_id: uuid.UUID) -> Response:
     return await _cached(request, redis, lambda: public.get_product(session, product_id))
 
 

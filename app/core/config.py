@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
@@ -18,6 +18,19 @@ class Settings(BaseSettings):
 
     app_env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = f"sqlite:///{ROOT / 'var' / 'puhuitong.db'}"
+    # Streaming replicas of database_url for lag-tolerant reads (app.core.db.ReadSessionDep): a JSON list or
+    # comma-separated URLs. Empty: every read uses the primary, exactly as before.
+    database_read_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A replica further behind than this is skipped (its reads go to the primary).
+    database_read_max_lag_seconds: float = 5.0
+    # Read-your-writes: after a caller's write, that caller's reads stay on the primary this long. Keep it at
+    # least max_lag + check interval.
+    database_read_pin_seconds: float = 10.0
+    # How long one health check of the replicas (reachable, in recovery, lag) is trusted.
+    database_read_check_seconds: float = 1.0
+    # > 0: a replica read first waits up to this long for the replica to replay everything the primary had
+    # committed when the read began (else the primary serves it). Strict, for tests; 0 in production.
+    database_read_wait_seconds: float = 0.0
     redis_url: str = "memory://"
     secret_key: str = DEFAULT_SECRET
     # Key for personal data at rest; derived from secret_key when empty.
@@ -51,6 +64,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = 5.0
     db_pool_recycle_seconds: int = 1800
     db_pool_pre_ping: bool = False
+    # false behind PgBouncer in transaction mode (before 1.21's max_prepared_statements): no prepared statement
+    # caches (asyncpg's statement_cache_size and SQLAlchemy's prepared_statement_cache_size set to 0).
+    db_prepared_statements: bool = True
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
 
@@ -80,6 +96,18 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
     argon2_parallelism: int = 4
+
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                import json
+
+                return json.loads(v)
+            return [u.strip() for u in v.split(",") if u.strip()]
+        return v
 
     @model_validator(mode="after")
     def _refuse_unsafe_prod(self) -> Settings:

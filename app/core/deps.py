@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
-from app.core.db import Database, session_scope
+from app.core.db import Database, note_write, session_scope
 
 
 def get_db(request: Request) -> Database:
@@ -21,6 +21,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Commits once, after the handler and before the response is sent; rolls back on any error."""
     async for session in session_scope(get_db(request)):
         yield session
+    await note_write(request)  # committed: with read replicas, pin this caller to the primary for a while
 
 
 def get_redis(request: Request) -> Any:

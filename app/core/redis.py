@@ -1,12 +1,60 @@
-"""Redis from REDIS_URL; `memory://` is an in-process Redis (fakeredis) with the same API."""
+"""Redis from REDIS_URL: one server, a Redis Cluster, a Sentinel-watched primary, or in-process.
+
+- `redis://[user:password@]host:port/db` (or `rediss://`): one server, a blocking connection pool.
+- `redis+cluster://[user:password@]host:port,host:port,...`: a Redis Cluster (`redis.asyncio.cluster.RedisCluster`);
+  the listed nodes are only where discovery starts. Every multi-key command and Lua script of the app keeps its
+  keys in one slot with a `{hash tag}` (or is sent as a non-transactional pipeline, which the cluster client splits
+  per node), so the same code runs on one node and on a cluster.
+- `redis+sentinel://[user:password@]host:port,host:port,.../service_name[/db]`: the primary that the Sentinels
+  name for `service_name` (default `mymaster`), followed across fail-overs.
+- `memory://name`: an in-process Redis (fakeredis) with the same API, one process only.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import redis.asyncio as aioredis
 
 Redis = aioredis.Redis
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+SENTINEL_SCHEMES = ("redis+sentinel://", "rediss+sentinel://")
+
+
+@dataclass
+class MultiHostUrl:
+    tls: bool
+    username: str | None
+    password: str | None
+    hosts: list[tuple[str, int]]
+    path: list[str]
+
+
+def parse_multi_host(url: str) -> MultiHostUrl:
+    """`scheme://[user:password@]h1:p1,h2:p2/rest/of/path` (no query string)."""
+    scheme, rest = url.split("://", 1)
+    netloc, _, path = rest.partition("/")
+    username = password = None
+    if "@" in netloc:
+        cred, netloc = netloc.rsplit("@", 1)
+        user, _, pw = cred.partition(":")
+        username, password = unquote(user) or None, unquote(pw) or None
+    hosts: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith("["):  # [::1]:7000
+            host, _, port = item[1:].partition("]:")
+        else:
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        hosts.append((host, int(port or 6379)))
+    if not hosts:
+        raise ValueError(f"REDIS_URL names no host: {scheme}://…")
+    return MultiHostUrl(scheme.startswith("rediss"), username, password, hosts, [p for p in path.split("/") if p])
 
 
 def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.0) -> Any:
@@ -18,6 +66,38 @@ def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.
         # One fake server per URL so that every client in this process sees the same data.
         server = _SERVERS.setdefault(url, fakeredis.FakeServer())
         return fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
+    if url.startswith(CLUSTER_SCHEMES):
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+        u = parse_multi_host(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in u.hosts],
+            username=u.username,
+            password=u.password,
+            ssl=u.tls,
+            decode_responses=True,
+            max_connections=max_connections,  # per node
+            socket_connect_timeout=pool_timeout,
+            health_check_interval=30,
+        )
+    if url.startswith(SENTINEL_SCHEMES):
+        from redis.asyncio.sentinel import Sentinel
+
+        u = parse_multi_host(url)
+        service = u.path[0] if u.path else "mymaster"
+        db = int(u.path[1]) if len(u.path) > 1 else 0
+        sentinel = Sentinel(u.hosts, socket_connect_timeout=pool_timeout)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(
+            service,
+            username=u.username,
+            password=u.password,
+            ssl=u.tls,
+            db=db,
+            decode_responses=True,
+            max_connections=max_connections,
+            socket_connect_timeout=pool_timeout,
+            health_check_interval=30,
+        )
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -26,6 +106,12 @@ def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.
         health_check_interval=30,
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def is_cluster(client: Any) -> bool:
+    from redis.asyncio.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
 
 
 _SERVERS: dict[str, Any] = {}

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import BankDemands, Farmer, StepUp
+from app.core.db import ReadSessionDep
 from app.core.deps import RedisDep, SessionDep
 from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
@@ -77,7 +78,7 @@ async def decline_offer(p: Farmer, demand_id: uuid.UUID, offer_id: uuid.UUID, se
 )
 async def list_demands_for_bank(
     p: BankDemands,
-    session: SessionDep,
+    session: ReadSessionDep,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     township_code: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     min_amount_fen: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_FEN)] = None,

@@ -23,9 +23,13 @@ class Purpose(StrEnum):
     other = "other"
 
 
-class RepaymentMethod(StrEnum):
+class DrawdownRepaymentMethod(StrEnum):
     equal_installment = "equal_installment"
     interest_first = "interest_first"
+
+
+# A name of its own in the OpenAPI document (the catalog has a wider RepaymentMethod): clients generate both.
+RepaymentMethod = DrawdownRepaymentMethod
 
 
 class DrawdownCreate(BaseModel):
@@ -127,7 +131,7 @@ class BorrowerPublic(BaseModel):
     stars: int
 
 
-class CertificateSummary(BaseModel):
+class DrawdownCertificateSummary(BaseModel):
     id: uuid.UUID
     number: str
     color: str
@@ -139,6 +143,10 @@ class CertificateSummary(BaseModel):
     status: str
     max_annual_rate_bp: int
     expires_on: date
+
+
+# A name of its own in the OpenAPI document (app.credit has another CertificateSummary).
+CertificateSummary = DrawdownCertificateSummary
 
 
 class BankDrawdownPublic(DrawdownPublic):

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.dependencies import Admin
+from app.core.db import ReadSessionDep
 from app.core.deps import SessionDep
 from app.core.errors import ValidationFailed, field_error
 from app.core.http import cacheable
@@ -20,7 +21,7 @@ router = APIRouter(tags=["regions"])
 @public_router.get("/regions", response_model=Page[RegionPublic], summary="行政区划列表（按上级）")
 async def list_regions(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     parent: Annotated[str | None, Query(max_length=12, pattern=r"^\d{2,12}$")] = None,
     level: Level | None = None,
     limit: Limit = 20,
@@ -34,7 +35,7 @@ async def list_regions(
 
 
 @public_router.get("/regions/{code}", response_model=RegionPublic, summary="单个行政区划")
-async def get_region(request: Request, session: SessionDep, code: str) -> Response:
+async def get_region(request: Request, session: ReadSessionDep, code: str) -> Response:
     region = await service.get(session, code)
     return cacheable(request, RegionPublic.model_validate(region, from_attributes=True), max_age=3600)
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.dependencies import Admin, BankAdmin, BankUser
+from app.core.db import ReadSessionDep
 from app.core.deps import SessionDep
 from app.core.errors import ValidationFailed, field_error
 from app.core.http import cacheable
@@ -35,7 +36,7 @@ STATIONS_MAX_AGE = 300
 )
 async def list_stations(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     village_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
@@ -55,7 +56,7 @@ async def list_stations(
 
 
 @public_router.get("/stations/{station_id}", response_model=StationPublic, summary="单个服务站")
-async def get_station(request: Request, session: SessionDep, station_id: uuid.UUID) -> Response:
+async def get_station(request: Request, session: ReadSessionDep, station_id: uuid.UUID) -> Response:
     return cacheable(request, await service.get_public(session, station_id), max_age=STATIONS_MAX_AGE)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import Regulator
-from app.core.deps import SessionDep
+from app.core.db import ReadSessionDep
 from app.core.pagination import Cursor, Limit, Page
 from app.supervision import service
 from app.supervision.schemas import ITEM_FIELDS, CoveragePublic, SnapshotPublic
@@ -32,7 +32,7 @@ RegionQuery = Annotated[
         "村（社区）没有下级区划，返回空列表。监管员只能查询本辖区。"
     ),
 )
-async def coverage(_: Regulator, session: SessionDep, region: RegionQuery = None) -> CoveragePublic:
+async def coverage(_: Regulator, session: ReadSessionDep, region: RegionQuery = None) -> CoveragePublic:
     return await service.coverage(session, _, region)
 
 
@@ -43,7 +43,7 @@ async def coverage(_: Regulator, session: SessionDep, region: RegionQuery = None
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
-async def coverage_csv(_: Regulator, session: SessionDep, region: RegionQuery = None) -> Response:
+async def coverage_csv(_: Regulator, session: ReadSessionDep, region: RegionQuery = None) -> Response:
     table = await service.coverage(session, _, region)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
@@ -79,7 +79,7 @@ def _cell(v: object) -> str:
 )
 async def list_snapshots(
     _: Regulator,
-    session: SessionDep,
+    session: ReadSessionDep,
     region: RegionQuery = None,
     since: Annotated[date | None, Query(description="起始日期（含），YYYY-MM-DD")] = None,
     until: Annotated[date | None, Query(description="截止日期（含），YYYY-MM-DD")] = None,

@@ -26,10 +26,14 @@ ITEM_FIELDS = (
 )
 
 
-class RegionRef(BaseModel):
+class StatsRegionRef(BaseModel):
     code: str
     name: str
     level: str
+
+
+# A name of its own in the OpenAPI document (app.demands has another RegionRef).
+RegionRef = StatsRegionRef
 
 
 class CoverageItem(BaseModel):
