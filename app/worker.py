@@ -107,3 +107,14 @@ async def sweep_demands(db: Database, redis: Any) -> int:
             if n < 500:
                 break
     return done
+
+
+@step
+async def sweep_bridge_loans(db: Database, redis: Any) -> int:
+    """Record bridge loans unpaid past due_on as overdue (reads already show them so)."""
+    from app.risk import service as risk
+
+    async with db.sessionmaker() as session:
+        done = await risk.flag_overdue_bridges(session)
+        await session.commit()
+    return done
