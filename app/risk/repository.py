@@ -327,3 +327,70 @@ async def loan_for_claim(session: AsyncSession, drawdown_id: uuid.UUID, bank_id:
 async def loan_outstanding(session: AsyncSession, drawdown_id: uuid.UUID) -> int:
     """Read model: a draw-down's principal outstanding now."""
     return int((await session.execute(select(Drawdown.outstanding_fen).where(Drawdown.id == drawdown_id))).scalar_one())
+
+
+async def first_bank_serving(session: AsyncSession, county_code: str) -> uuid.UUID | None:
+    """Read model (demo seed): an active bank serving the county, a county's own bank first."""
+    from app.banks.models import Bank, BankCounty
+
+    row = (
+        await session.execute(
+            select(Bank.id, Bank.region_code)
+            .join(BankCounty, BankCounty.bank_id == Bank.id)
+            .where(BankCounty.county_code == county_code, col(Bank.is_active).is_(True))
+            .order_by(Bank.region_code != county_code, Bank.name)
+            .limit(1)
+        )
+    ).first()
+    return row[0] if row else None
+
+
+async def written_off_loan(session: AsyncSession, county_code: str) -> tuple[uuid.UUID, uuid.UUID, str] | None:
+    """Read model (demo seed): a written-off draw-down with no claim yet (the county's first), its lender and
+    county."""
+    row = (
+        await session.execute(
+            select(Drawdown.id, Drawdown.bank_id, Drawdown.county_code)
+            .where(
+                Drawdown.status == "written_off",
+                col(Drawdown.id).not_in(select(CompensationClaim.drawdown_id)),
+            )
+            .order_by(Drawdown.county_code != county_code, Drawdown.created_at)
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def any_claim(session: AsyncSession) -> bool:
+    q = select(CompensationClaim.id).limit(1)
+    return (await session.execute(q)).first() is not None
+
+
+async def any_bridge(session: AsyncSession, county_code: str) -> bool:
+    q = select(BridgeLoan.id).where(BridgeLoan.county_code == county_code).limit(1)
+    return (await session.execute(q)).first() is not None
+
+
+async def demo_certificate(session: AsyncSession, county_code: str, amount_fen: int) -> tuple[Any, Any] | None:
+    """Read model (demo seed): an active certificate in the county with a lead bank and room for `amount_fen`
+    (with its household); a household nobody logs in as first, so the demo accounts can still draw."""
+    from app.credit.models import Certificate, Household
+
+    room = Certificate.limit_fen - Certificate.outstanding_fen - Certificate.pending_fen
+    row = (
+        await session.execute(
+            select(Certificate, Household)
+            .join(Household, Household.id == Certificate.household_id)
+            .where(
+                Household.county_code == county_code,
+                Certificate.status == "active",
+                col(Certificate.is_current).is_(True),
+                col(Certificate.lead_bank_id).is_not(None),
+                room >= amount_fen,
+            )
+            .order_by(col(Household.user_id).is_not(None), col(Certificate.number).desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
