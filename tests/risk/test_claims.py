@@ -211,17 +211,20 @@ async def test_recovery_flows_back_until_the_fund_share_and_not_beyond(risk: Ris
     assert (await risk.get(fund["id"]))["recovered_fen"] >= 499_998
 
 
-async def test_recovery_is_capped_at_the_fund_share(risk: Risk) -> None:
-    # The fund took the leftover fen at filing; later the scheme's government bp is higher than the fund's real
-    # share would allow only through rounding — make the cap bite with a loss whose fund share is the smallest.
-    loss, claim, fund = await risk.claim_for(COUNTY, 3, (3334, 3333, 3333, 0), balance=3)
+async def test_recovery_rounds_down_per_repayment_and_stays_within_the_fund_share(risk: Risk) -> None:
+    # A 3-fen loss at 3334 bp: the fund's share is all 3 fen (the others' shares round to 0). Repaid fen by fen,
+    # each repayment's 0.3334 fen rounds down to nothing; the whole loan repaid returns no more than was paid.
+    loss, claim, _ = await risk.claim_for(COUNTY, 3, (3334, 3333, 3333, 0), balance=3)
     assert claim["fund_share_fen"] == 3
     assert (await risk.approve(claim["id"])).status_code == 200
-    # 3 fen at 3334 bp returns 1 fen (1.0002 → 1)
-    r = await risk.lending.repay(loss.borrower, loss.drawdown_id, 3)
-    assert r.status_code == 201
+    for _ in range(2):
+        assert (await risk.lending.repay(loss.borrower, loss.drawdown_id, 1)).status_code == 201
     c = (await risk.client.get(f"/admin/compensation-claims/{claim['id']}", headers=await risk.admin())).json()
-    assert c["returned_fen"] == 1 and c["recovered_fen"] == 3
+    assert c["returned_fen"] == 0 and c["recovered_fen"] == 2
+    r = await risk.lending.repay(loss.borrower, loss.drawdown_id, 1)
+    assert r.status_code == 201 and r.json()["status"] == "repaid"
+    c = (await risk.client.get(f"/admin/compensation-claims/{claim['id']}", headers=await risk.admin())).json()
+    assert c["returned_fen"] == 0 <= c["fund_share_fen"] and c["recovered_fen"] == 3
 
 
 async def test_recovered_before_the_payout_is_returned_at_approval(risk: Risk) -> None:
