@@ -40,7 +40,9 @@ async def test_file_a_claim_with_the_shares_and_the_scheme_in_force(risk: Risk, 
     assert (await risk.sharing(fund["id"], 10000, 0, 0)).status_code == 200
     r = await client.get(f"/bank/compensation-claims/{claim['id']}", headers=loss.borrower.bank_headers)
     assert r.status_code == 200 and r.json() == claim
-    r = await client.get("/bank/compensation-claims", params={"status": "submitted"}, headers=loss.borrower.bank_headers)
+    r = await client.get(
+        "/bank/compensation-claims", params={"status": "submitted"}, headers=loss.borrower.bank_headers
+    )
     assert [c["id"] for c in r.json()["items"]] == [claim["id"]]
 
 
@@ -89,9 +91,7 @@ async def test_claim_idempotent_replay_makes_one_claim(risk: Risk, factory: Fact
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
     async with factory.session() as s:
-        n = await s.scalar(
-            select(func.count()).where(CompensationClaim.drawdown_id == uuid.UUID(loss.drawdown_id))
-        )
+        n = await s.scalar(select(func.count()).where(CompensationClaim.drawdown_id == uuid.UUID(loss.drawdown_id)))
     assert n == 1
 
 
@@ -108,9 +108,7 @@ async def test_approve_pays_the_fund_share_in_one_transaction(risk: Risk, factor
     assert entry["kind"] == "compensation" and entry["amount_fen"] == 500_000 and entry["balance_after_fen"] == 100_000
     # the lead bank is told (webhook outbox)
     async with factory.session() as s:
-        types = (
-            await s.execute(select(Event.type, Event.data).where(Event.bank_id == loss.borrower.bank.id))
-        ).all()
+        types = (await s.execute(select(Event.type, Event.data).where(Event.bank_id == loss.borrower.bank.id))).all()
     assert any(t == "compensation_claim.paid" and d["claim_id"] == claim["id"] for t, d in types)
     r = await risk.approve(claim["id"])
     assert r.status_code == 409 and r.json()["code"] == "invalid_state"
@@ -178,9 +176,7 @@ async def test_admin_lists_with_filters_and_regulator_scope(risk: Risk, client: 
     assert (await client.get(f"/admin/compensation-claims/{claim['id']}", headers=other)).status_code == 404
     r = await risk.approve(claim["id"], headers=other)
     assert r.status_code == 404
-    r = await client.post(
-        f"/admin/compensation-claims/{claim['id']}/reject", json={"reason": "越权"}, headers=other
-    )
+    r = await client.post(f"/admin/compensation-claims/{claim['id']}/reject", json={"reason": "越权"}, headers=other)
     assert r.status_code == 404
     mine = await risk.regulator(COUNTY)
     assert (await client.get(f"/admin/compensation-claims/{claim['id']}", headers=mine)).json()["status"] == "submitted"

@@ -61,12 +61,16 @@ async def test_deposits_withdrawals_and_below_minimum(risk: Risk, factory: Facto
     # every entry audited in its transaction, with the balance before and after
     async with factory.session() as s:
         audits = (
-            await s.execute(
-                select(AuditEntry.summary).where(
-                    AuditEntry.object_id == f["id"], AuditEntry.action == "risk_fund.deposit"
+            (
+                await s.execute(
+                    select(AuditEntry.summary).where(
+                        AuditEntry.object_id == f["id"], AuditEntry.action == "risk_fund.deposit"
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert any(a["entry_id"] == r.json()["id"] and a["after"] == {"balance_fen": 2_000_000_000} for a in audits)
 
 
@@ -87,7 +91,9 @@ async def test_withdrawal_past_the_balance_is_409_and_changes_nothing(risk: Risk
 async def test_entry_validation(risk: Risk, client: httpx.AsyncClient) -> None:
     f = await risk.fund(COUNTY, "bridge")
     admin = await risk.admin()
-    r = await client.post(f"/admin/risk-funds/{f['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=admin)
+    r = await client.post(
+        f"/admin/risk-funds/{f['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=admin
+    )
     assert r.status_code == 400 and r.json()["code"] == "idempotency_key_required"
     for body in (
         {"kind": "deposit", "amount_fen": 0},
@@ -196,7 +202,9 @@ async def test_regulator_sees_its_own_counties_only(risk: Risk, client: httpx.As
     # regulators read; only the admin writes
     assert (await risk.entry(mine["id"], "deposit", 1)).status_code == 201
     h = {**reg, "Idempotency-Key": uuid.uuid4().hex}
-    r = await client.post(f"/admin/risk-funds/{mine['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=h)
+    r = await client.post(
+        f"/admin/risk-funds/{mine['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=h
+    )
     assert r.status_code == 403
     r = await client.put(
         f"/admin/risk-funds/{mine['id']}/sharing",
