@@ -167,14 +167,20 @@ async def get_for_admin(session: AsyncSession, p: Principal, bridge_id: uuid.UUI
     return bridge_public(b)
 
 
-async def approve(session: AsyncSession, p: Principal, bridge_id: uuid.UUID) -> BridgePublic:
-    """Lend out of the county's bridge fund (`bridge_out`); a fund too small (or none) changes nothing."""
+async def _requested(session: AsyncSession, p: Principal, bridge_id: uuid.UUID) -> tuple[BridgeLoan, date]:
+    """The bridge loan, locked, in the caller's counties and awaiting a decision (approve and reject)."""
     b = await repo.bridge(session, bridge_id, scope=region_scope(p), lock=True)
     if b is None:
         raise bridge_not_found()
     today = china_today()
     if b.status != S.requested:
         raise _wrong_state(b, "待审批", today)
+    return b, today
+
+
+async def approve(session: AsyncSession, p: Principal, bridge_id: uuid.UUID) -> BridgePublic:
+    """Lend out of the county's bridge fund (`bridge_out`); a fund too small (or none) changes nothing."""
+    b, today = await _requested(session, p, bridge_id)
     fund = await repo.fund_of(session, b.county_code, FundKind.bridge)
     if fund is None:
         raise InvalidState(("该县区尚未设立还贷应急周转金", "The county has no bridge fund"))
@@ -211,12 +217,7 @@ async def approve(session: AsyncSession, p: Principal, bridge_id: uuid.UUID) -> 
 
 
 async def reject(session: AsyncSession, p: Principal, bridge_id: uuid.UUID, body: ReasonIn) -> BridgePublic:
-    b = await repo.bridge(session, bridge_id, scope=region_scope(p), lock=True)
-    if b is None:
-        raise bridge_not_found()
-    today = china_today()
-    if b.status != S.requested:
-        raise _wrong_state(b, "待审批", today)
+    b, today = await _requested(session, p, bridge_id)
     b.status = S.rejected
     b.reason = body.reason
     b.updated_at = utcnow()

@@ -159,6 +159,10 @@ async def book(
     )
     if balance is None:
         current = await repo.fund(session, f.id)
+        if not out:
+            raise ValidationFailed(
+                errors=[field_error("amount_fen", "balance_too_large", "注资后余额超出系统上限，请核对金额")]
+            )
         raise insufficient(f, amount, current.balance_fen if current else 0)
     entry = FundEntry(
         fund_id=f.id,

@@ -27,6 +27,8 @@ from app.risk.models import (
     SharingScheme,
 )
 
+MAX_BALANCE_FEN = 10**17
+
 
 async def policy(session: AsyncSession) -> RiskPolicy:
     memo: RiskPolicy | None = session.info.get("risk_policy")
@@ -53,6 +55,24 @@ async def _paged(
 
 def _in_scope(column: Any, scope: str | None) -> Any:
     return col(column).startswith(scope) if scope else None
+
+
+def _owned(stmt: Any, model: Any, bank_id: uuid.UUID | None, scope: str | None) -> Any:
+    """Only the bank's own rows (`bank_id`), or a regulator's counties (`scope`, a region code prefix)."""
+    if bank_id is not None:
+        stmt = stmt.where(model.bank_id == bank_id)
+    if scope:
+        stmt = stmt.where(_in_scope(model.county_code, scope))
+    return stmt
+
+
+async def _one(
+    session: AsyncSession, model: Any, row_id: uuid.UUID, bank_id: uuid.UUID | None, scope: str | None, lock: bool
+) -> Any:
+    stmt = _owned(select(model).where(model.id == row_id), model, bank_id, scope)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 # ---- funds -------------------------------------------------------------------------------------------------
@@ -107,7 +127,8 @@ async def move(
     session: AsyncSession, fund_id: uuid.UUID, delta: int, *, paid_out: int = 0, recovered: int = 0
 ) -> int | None:
     """Add `delta` (negative: take money out) to the balance in one conditional UPDATE; the new balance, or None
-    when the balance is too small (nothing changed). Concurrent movers queue on the row and each re-checks."""
+    when the balance is too small (or would pass MAX_BALANCE_FEN) and nothing changed. Concurrent movers queue
+    on the row and each re-checks."""
     stmt = (
         update(RiskFund)
         .where(RiskFund.id == fund_id)
@@ -122,6 +143,8 @@ async def move(
     )
     if delta < 0:
         stmt = stmt.where(RiskFund.balance_fen >= -delta)
+    else:  # far below a 64-bit overflow: a deposit that would pass it is refused, not a 500
+        stmt = stmt.where(RiskFund.balance_fen <= MAX_BALANCE_FEN - delta)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -170,14 +193,8 @@ async def claim(
     scope: str | None = None,
     lock: bool = False,
 ) -> CompensationClaim | None:
-    stmt = select(CompensationClaim).where(CompensationClaim.id == claim_id)
-    if bank_id is not None:
-        stmt = stmt.where(CompensationClaim.bank_id == bank_id)
-    if scope:
-        stmt = stmt.where(_in_scope(CompensationClaim.county_code, scope))
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    found: CompensationClaim | None = await _one(session, CompensationClaim, claim_id, bank_id, scope, lock)
+    return found
 
 
 async def claim_of_drawdown(session: AsyncSession, drawdown_id: uuid.UUID, *, lock: bool) -> CompensationClaim | None:
@@ -197,11 +214,7 @@ async def list_claims(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[CompensationClaim], str | None]:
-    stmt = select(CompensationClaim)
-    if bank_id is not None:
-        stmt = stmt.where(CompensationClaim.bank_id == bank_id)
-    if scope:
-        stmt = stmt.where(_in_scope(CompensationClaim.county_code, scope))
+    stmt = _owned(select(CompensationClaim), CompensationClaim, bank_id, scope)
     if status:
         stmt = stmt.where(CompensationClaim.status == status)
     if county_code:
@@ -221,14 +234,8 @@ async def bridge(
     scope: str | None = None,
     lock: bool = False,
 ) -> BridgeLoan | None:
-    stmt = select(BridgeLoan).where(BridgeLoan.id == bridge_id)
-    if bank_id is not None:
-        stmt = stmt.where(BridgeLoan.bank_id == bank_id)
-    if scope:
-        stmt = stmt.where(_in_scope(BridgeLoan.county_code, scope))
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    found: BridgeLoan | None = await _one(session, BridgeLoan, bridge_id, bank_id, scope, lock)
+    return found
 
 
 def bridge_status_filter(status: str, today: date) -> Any:
@@ -253,11 +260,7 @@ async def list_bridges(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[BridgeLoan], str | None]:
-    stmt = select(BridgeLoan)
-    if bank_id is not None:
-        stmt = stmt.where(BridgeLoan.bank_id == bank_id)
-    if scope:
-        stmt = stmt.where(_in_scope(BridgeLoan.county_code, scope))
+    stmt = _owned(select(BridgeLoan), BridgeLoan, bank_id, scope)
     if status:
         stmt = stmt.where(bridge_status_filter(status, today))
     if county_code:

@@ -228,3 +228,25 @@ async def test_balance_check_constraint_is_the_last_line(risk: Risk, factory: Fa
             await s.rollback()
             raised = True
     assert raised
+
+
+async def test_a_deposit_past_the_system_maximum_is_422_not_an_overflow(risk: Risk, factory: Factory) -> None:
+    from sqlalchemy import update
+
+    from app.risk.repository import MAX_BALANCE_FEN
+
+    f = await risk.fund(COUNTY, "bridge")
+    async with factory.session() as s:
+        await s.execute(
+            update(RiskFund).where(RiskFund.id == uuid.UUID(f["id"])).values(balance_fen=MAX_BALANCE_FEN - 5)
+        )
+        await s.commit()
+    n = await count_entries(factory, f["id"])
+    r = await risk.entry(f["id"], "deposit", 6)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "balance_too_large", r.text
+    assert await count_entries(factory, f["id"]) == n
+    r = await risk.entry(f["id"], "deposit", 5)
+    assert r.status_code == 201 and r.json()["balance_after_fen"] == MAX_BALANCE_FEN
+    async with factory.session() as s:  # back to a balance the other tests can withdraw in one entry
+        await s.execute(update(RiskFund).where(RiskFund.id == uuid.UUID(f["id"])).values(balance_fen=0))
+        await s.commit()
