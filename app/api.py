@@ -20,6 +20,7 @@ from app.demands import router as demands
 from app.drawdowns import router as drawdowns
 from app.notifications import router as notifications
 from app.regions import router as regions
+from app.risk import router as risk
 from app.stations import router as stations
 from app.supervision import router as supervision
 from app.webhooks import router as webhooks
@@ -73,6 +74,7 @@ protected_router.include_router(notifications.router)
 protected_router.include_router(auditlog.router)
 protected_router.include_router(agents.router)
 protected_router.include_router(supervision.router)
+protected_router.include_router(risk.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

@@ -24,6 +24,7 @@ from app.drawdowns.models import AreaLoanStat, Drawdown, DrawdownPolicy, Repayme
 from app.events.models import Event  # noqa: F401
 from app.notifications.models import Notification  # noqa: F401
 from app.regions.models import Region  # noqa: F401
+from app.risk.models import BridgeLoan, CompensationClaim, FundEntry, RiskFund, RiskPolicy, SharingScheme  # noqa: F401
 from app.stations.models import Station  # noqa: F401
 from app.supervision.models import (  # noqa: F401
     CoverageSnapshot,

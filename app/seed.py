@@ -48,3 +48,7 @@ SEEDERS.append(seed_drawdowns)
 from app.demands.seed import seed_demands  # noqa: E402
 
 SEEDERS.append(seed_demands)
+
+from app.risk.seed import seed_risk  # noqa: E402
+
+SEEDERS.append(seed_risk)  # after the draw-downs: its claim is on a written-off demo loan

@@ -123,3 +123,14 @@ async def prune_revocations(db: Database, redis: Any) -> int:
         n = await revocation.prune(session)
         await session.commit()
     return n
+
+
+@step
+async def sweep_bridge_loans(db: Database, redis: Any) -> int:
+    """Record bridge loans unpaid past due_on as overdue (reads already show them so)."""
+    from app.risk import service as risk
+
+    async with db.sessionmaker() as session:
+        done = await risk.flag_overdue_bridges(session)
+        await session.commit()
+    return done

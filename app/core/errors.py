@@ -121,6 +121,11 @@ class HouseholdAlreadyLinked(AppError):
     title = ("该农户已绑定其他账号", "The household is already linked to another account")
 
 
+class InsufficientFunds(AppError):
+    status, code = 409, "insufficient_funds"
+    title = ("资金池余额不足", "The fund's balance is too small for this payment or withdrawal")
+
+
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", ("请求体过大", "Request body too large")
 

@@ -58,6 +58,7 @@ from app.drawdowns.service import (
     status_filter,
     yuan,
 )
+from app.risk import service as risk
 
 S = DrawdownStatus
 
@@ -300,7 +301,10 @@ async def repay(
         )
     flagged = dd.status in FLAGGED_OVERDUE
     dd.outstanding_fen -= body.amount_fen
-    session.add(Repayment(drawdown_id=dd.id, amount_fen=body.amount_fen, paid_on=body.paid_on))
+    repayment = Repayment(drawdown_id=dd.id, amount_fen=body.amount_fen, paid_on=body.paid_on)
+    session.add(repayment)
+    if dd.status == S.written_off:  # 冲回: a compensated loan returns the fund's share of what comes back
+        await risk.recover(session, drawdown_id=dd.id, repayment_id=repayment.id, amount_fen=body.amount_fen)
     await change_certificate(session, dd.certificate_id, outstanding=-body.amount_fen)
     await isolation.adjust(
         session, dd.village_code, outstanding=-body.amount_fen, overdue=-body.amount_fen if flagged else 0

@@ -20,6 +20,9 @@ EVENT_TYPES = (
     "product.approved",
     "product.rejected",
     "webhook.test",
+    "compensation_claim.paid",
+    "compensation_claim.rejected",
+    "bridge_loan.approved",
 )
 
 

@@ -23,6 +23,9 @@ ITEM_FIELDS = (
     "credit_townships",
     "isolated_villages",
     "isolated",
+    "compensation_balance_fen",
+    "bridge_balance_fen",
+    "fund_below_minimum",
 )
 
 
@@ -56,6 +59,10 @@ class CoverageItem(BaseModel):
     credit_townships: int
     isolated_villages: int
     isolated: bool
+    # Risk control, on county items only (null elsewhere): the county's funds and whether one is below its minimum.
+    compensation_balance_fen: int | None = None
+    bridge_balance_fen: int | None = None
+    fund_below_minimum: bool | None = None
 
 
 class CoveragePublic(BaseModel):

@@ -32,6 +32,7 @@ from app.drawdowns import isolation
 from app.drawdowns.isolation import AreaFigures
 from app.regions.models import Level, Region
 from app.regions.service import display_name
+from app.risk import service as risk
 from app.stations.models import Station
 from app.supervision.models import (
     CoverageSnapshot,
@@ -276,9 +277,12 @@ async def coverage(session: AsyncSession, p: Principal, region_code: str | None)
         .all()
     )
     figures = await compute(session, region.code, children) if children else []
+    items = [f.item() for f in figures]
+    funds = await risk.county_figures(session, [f.code for f in figures if f.level == Level.county])
+    items = [i.model_copy(update=funds[i.code]) if i.code in funds else i for i in items]
     return CoveragePublic(
         region=RegionRef(code=region.code, name=display_name(region.name), level=region.level),
-        items=[f.item() for f in figures],
+        items=items,
     )
 
 

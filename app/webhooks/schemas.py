@@ -7,7 +7,7 @@ Other domains import the payload models to build what they pass to `app.events.s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -157,6 +157,31 @@ class WebhookTestPayload(BaseModel):
     webhook_id: uuid.UUID
 
 
+class CompensationClaimPayload(BaseModel):
+    """compensation_claim.paid / compensation_claim.rejected: to the bank that filed the claim."""
+
+    claim_id: uuid.UUID
+    drawdown_id: uuid.UUID
+    county_code: str
+    status: str
+    loss_fen: int
+    fund_share_fen: int
+    reason: str | None = None
+
+
+class BridgeLoanPayload(BaseModel):
+    """bridge_loan.approved: to the bank that requested it."""
+
+    bridge_loan_id: uuid.UUID
+    county_code: str
+    enterprise_name: str
+    loan_reference: str
+    amount_fen: int
+    days: int
+    due_on: date | None
+    status: str
+
+
 PAYLOADS: dict[str, type[BaseModel]] = {
     "drawdown.submitted": DrawdownPayload,
     "drawdown.cancelled": DrawdownPayload,
@@ -167,4 +192,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "product.approved": ProductReviewedPayload,
     "product.rejected": ProductReviewedPayload,
     "webhook.test": WebhookTestPayload,
+    "compensation_claim.paid": CompensationClaimPayload,
+    "compensation_claim.rejected": CompensationClaimPayload,
+    "bridge_loan.approved": BridgeLoanPayload,
 }

@@ -411,3 +411,93 @@ async def test_bank_notifications(client: httpx.AsyncClient, factory: Factory) -
     # A's own staff does see and read both.
     r = await client.post("/bank/notifications/read", json={"ids": ids}, headers=factory.headers(staff_a))
     assert r.status_code == 200 and r.json()["marked"] == 2
+
+
+async def test_risk_objects(app: FastAPI, client: httpx.AsyncClient, factory: Factory) -> None:
+    """Risk control: bank A's compensation claim and bridge loan are 404 to other banks (and their systems); a
+    county's claims, bridge loans and funds are 404 to the regulator of another county."""
+    from app.risk.models import BridgeLoan, CompensationClaim, FundEntry, RiskFund, SharingScheme
+    from tests.risk.conftest import Risk
+
+    risk = Risk(factory, client)
+    county = "411729"
+    fund = await risk.fund(county)
+    assert (await risk.sharing(fund["id"], 5000, 3000, 2000)).status_code == 200
+    loss = await risk.loss(county, 100_000)
+    r = await risk.file(loss)
+    assert r.status_code == 201, r.text
+    claim_id = r.json()["id"]
+    admin_a = await risk.bank_admin(loss.borrower)
+    r = await client.post("/bank/bridge-loans", json=risk.bridge_body(county), headers=admin_a)
+    assert r.status_code == 201, r.text
+    bridge_id = r.json()["id"]
+
+    bank_b = await factory.bank([county])
+    admin_b = factory.headers(await factory.user("bank_admin", bank_id=bank_b.id))
+    staff_b = factory.headers(await factory.user("bank_staff", bank_id=bank_b.id))
+    system_b = client_headers(bank_b.id, "products:write loans:write demands:write")
+    regulator_b = await risk.regulator("411721")
+
+    claim_snap = row_of(factory, CompensationClaim, uuid.UUID(claim_id))
+    bridge_snap = row_of(factory, BridgeLoan, uuid.UUID(bridge_id))
+    targets = [
+        Target(
+            "/api/v1/bank/compensation-claims/{claim_id}",
+            {"claim_id": claim_id},
+            claim_snap,
+            [admin_b, staff_b, system_b],
+        ),
+        Target(
+            "/api/v1/bank/bridge-loans/{bridge_id}",
+            {"bridge_id": bridge_id},
+            bridge_snap,
+            [admin_b],
+            may_refuse=[staff_b, system_b],
+            extra_bodies={("POST", "/repay"): {"amount_fen": 1_000_000}},
+        ),
+        Target(
+            "/api/v1/admin/compensation-claims/{claim_id}",
+            {"claim_id": claim_id},
+            claim_snap,
+            [regulator_b],
+            extra_bodies={("POST", "/approve"): None},
+        ),
+        Target(
+            "/api/v1/admin/bridge-loans/{bridge_id}",
+            {"bridge_id": bridge_id},
+            bridge_snap,
+            [regulator_b],
+            extra_bodies={("POST", "/approve"): None},
+        ),
+        Target(
+            "/api/v1/admin/risk-funds/{fund_id}",
+            {"fund_id": fund["id"]},
+            row_of(
+                factory,
+                RiskFund,
+                uuid.UUID(fund["id"]),
+                (FundEntry, FundEntry.fund_id),
+                (SharingScheme, SharingScheme.fund_id),
+            ),
+            [],
+            may_refuse=[regulator_b],  # reads are 404 to it, writes 403 (the admin's)
+            extra_bodies={
+                ("POST", "/entries"): {"kind": "deposit", "amount_fen": 1},
+                ("GET", "/entries"): None,
+                ("PUT", "/sharing"): {"government_bp": 10000, "bank_bp": 0, "insurer_bp": 0, "guarantor_bp": 0},
+                ("GET", "/sharing"): None,
+            },
+        ),
+    ]
+    failures = []
+    for t in targets:
+        failures += await check(app, client, t)
+    for path in ("", "/entries", "/sharing"):
+        r = await client.get(f"/admin/risk-funds/{fund['id']}{path}", headers=regulator_b)
+        if r.status_code != 404:
+            failures.append(f"GET /admin/risk-funds/{{fund_id}}{path} as another county's regulator: {r.status_code}")
+    # another bank may not claim on A's loan either
+    r = await risk.file(loss, headers=admin_b)
+    if r.status_code != 404:
+        failures.append(f"POST /bank/compensation-claims on A's draw-down as B: {r.status_code}")
+    assert not failures, "\n".join(failures)

@@ -23,6 +23,7 @@ from fastapi.routing import iter_route_contexts
 from app.catalog.models import Product
 from app.credit.models import Certificate, Household, Objection
 from app.drawdowns.models import Drawdown
+from app.risk.models import BridgeLoan, CompensationClaim, RiskFund
 from tests.catalog.conftest import product_body
 from tests.drawdowns.conftest import Borrower, Lending
 from tests.factories import Factory
@@ -193,6 +194,61 @@ def getattr_path(obj: Any, path: str) -> Any:
     return obj
 
 
+_RISK: dict[int, dict[str, str]] = {}
+
+
+async def _risk_world(w: World) -> dict[str, str]:
+    """A compensation fund, a filed claim and a requested bridge loan of 411725, made once per World."""
+    if id(w) not in _RISK:
+        from tests.risk.conftest import Risk
+
+        risk = Risk(w.factory, w.client)
+        fund = await risk.fund("411725")
+        r = await risk.sharing(fund["id"], 5000, 3000, 2000)
+        assert r.status_code == 200, r.text
+        loss = await risk.loss("411725", 100_000)
+        r = await risk.file(loss)
+        assert r.status_code == 201, r.text
+        claim_id = r.json()["id"]
+        r = await w.client.post(
+            "/bank/bridge-loans", json=risk.bridge_body("411725"), headers=await risk.bank_admin(loss.borrower)
+        )
+        assert r.status_code == 201, r.text
+        _RISK[id(w)] = {"fund": fund["id"], "claim": claim_id, "bridge": r.json()["id"]}
+    return _RISK[id(w)]
+
+
+def _risk_list(url: str, kind: str) -> Check:
+    """A county's funds, claims and bridge loans: absent from another county's list, present in its own."""
+
+    async def check(w: World) -> list[str]:
+        target = (await _risk_world(w))[kind]
+        out = []
+        if target in {x["id"] for x in await w.pages(url, w.outsider)}:
+            out.append(f"GET {url}: 411726 sees an object of 411725")
+        if target not in {x["id"] for x in await w.pages(url, w.insider)}:
+            out.append(f"GET {url}: the regulator of 411725 misses its own")
+        return out
+
+    return check
+
+
+def _risk_404(method: str, path: str, kind: str, body: Any = None) -> Check:
+    async def check(w: World) -> list[str]:
+        target = (await _risk_world(w))[kind]
+        model = {"fund": RiskFund, "claim": CompensationClaim, "bridge": BridgeLoan}[kind]
+        snap = row_of(w.factory, model, uuid.UUID(target))
+        before = await snap()
+        url = path.format(id=target)
+        r = await w.client.request(method, url, json=body, headers=w.outsider)
+        out = [] if r.status_code == 404 else [f"{method} {url} as 411726: {r.status_code} {r.text[:150]}"]
+        if await snap() != before:
+            out.append(f"{method} {url}: the object changed")
+        return out
+
+    return check
+
+
 RATING = {"provincial_score": "99", "village_score": "99"}
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/admin/products"): _products,
@@ -224,6 +280,24 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/admin/stats/snapshots"): _region_404("/admin/stats/snapshots"),
     ("POST", "/admin/ratings/import"): _import,
     ("GET", "/admin/rating-factors"): _catalogue,
+    ("GET", "/admin/risk-funds"): _risk_list("/admin/risk-funds", "fund"),
+    ("GET", "/admin/risk-funds/{fund_id}"): _risk_404("GET", "/admin/risk-funds/{id}", "fund"),
+    ("GET", "/admin/risk-funds/{fund_id}/entries"): _risk_404("GET", "/admin/risk-funds/{id}/entries", "fund"),
+    ("GET", "/admin/risk-funds/{fund_id}/sharing"): _risk_404("GET", "/admin/risk-funds/{id}/sharing", "fund"),
+    ("GET", "/admin/compensation-claims"): _risk_list("/admin/compensation-claims", "claim"),
+    ("GET", "/admin/compensation-claims/{claim_id}"): _risk_404("GET", "/admin/compensation-claims/{id}", "claim"),
+    ("POST", "/admin/compensation-claims/{claim_id}/approve"): _risk_404(
+        "POST", "/admin/compensation-claims/{id}/approve", "claim"
+    ),
+    ("POST", "/admin/compensation-claims/{claim_id}/reject"): _risk_404(
+        "POST", "/admin/compensation-claims/{id}/reject", "claim", {"reason": "越权驳回"}
+    ),
+    ("GET", "/admin/bridge-loans"): _risk_list("/admin/bridge-loans", "bridge"),
+    ("GET", "/admin/bridge-loans/{bridge_id}"): _risk_404("GET", "/admin/bridge-loans/{id}", "bridge"),
+    ("POST", "/admin/bridge-loans/{bridge_id}/approve"): _risk_404("POST", "/admin/bridge-loans/{id}/approve", "bridge"),
+    ("POST", "/admin/bridge-loans/{bridge_id}/reject"): _risk_404(
+        "POST", "/admin/bridge-loans/{id}/reject", "bridge", {"reason": "越权驳回"}
+    ),
 }  # fmt: skip
 
 

@@ -36,6 +36,10 @@ def item(code: str, **kw: Any) -> dict[str, Any]:
         "credit_townships": 0,
         "isolated_villages": 0,
         "isolated": False,
+        # risk control figures are on county items only
+        "compensation_balance_fen": None,
+        "bridge_balance_fen": None,
+        "fund_below_minimum": None,
     }
     base.update(kw)
     return base
@@ -136,6 +140,9 @@ async def test_coverage_items_match_hand_computed_figures(stats: Stats) -> None:
         "credit_townships": 1,
         "isolated_villages": 1,
         "isolated": True,
+        "compensation_balance_fen": None,
+        "bridge_balance_fen": None,
+        "fund_below_minimum": None,
     }
     assert (2 + n_extra) / k >= 0.65
 
@@ -180,6 +187,7 @@ async def test_whole_city_by_default_for_admin(stats: Stats) -> None:
         "code", "name", "households", "linked_households", "app_coverage", "certificate_households",
         "certificate_coverage", "villages", "villages_with_station", "station_coverage", "loan_balance_fen",
         "overdue_balance_fen", "overdue_ratio", "credit_villages", "credit_townships", "isolated_villages", "isolated",
+        "compensation_balance_fen", "bridge_balance_fen", "fund_below_minimum",
     }  # fmt: skip
     async with stats.factory.session() as s:
         villages = await s.scalar(

@@ -57,6 +57,9 @@ async def by_rows(session: AsyncSession, village: str) -> dict[str, Any]:
         "credit_townships": 0,
         "isolated_villages": int(loans.at_or_over(policy.village_isolation_bp)),
         "isolated": loans.at_or_over(policy.village_isolation_bp),
+        "compensation_balance_fen": None,  # county items only
+        "bridge_balance_fen": None,
+        "fund_below_minimum": None,
     }
 
 

@@ -65,6 +65,34 @@ SAMPLES: dict[str, dict] = {
     },
     "product.approved": {"product_id": U + "7", "external_id": "P-1", "status": "published", "reasons": []},
     "product.rejected": {"product_id": U + "7", "external_id": None, "status": "rejected", "reasons": ["rate_cap"]},
+    "compensation_claim.paid": {
+        "claim_id": U + "8",
+        "drawdown_id": U + "1",
+        "county_code": "411725",
+        "status": "paid",
+        "loss_fen": 1000000,
+        "fund_share_fen": 500000,
+        "reason": None,
+    },
+    "compensation_claim.rejected": {
+        "claim_id": U + "8",
+        "drawdown_id": U + "1",
+        "county_code": "411725",
+        "status": "rejected",
+        "loss_fen": 1000000,
+        "fund_share_fen": 500000,
+        "reason": "材料不全",
+    },
+    "bridge_loan.approved": {
+        "bridge_loan_id": U + "9",
+        "county_code": "411725",
+        "enterprise_name": "确山县某农产品加工有限公司",
+        "loan_reference": "L-2026-001",
+        "amount_fen": 50000000,
+        "days": 20,
+        "due_on": "2026-12-21",
+        "status": "lent",
+    },
 }
 
 
