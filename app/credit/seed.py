@@ -20,6 +20,8 @@ from app.supervision import counters
 
 DEMO_PHONE = "+8613800000001"
 DEMO_VILLAGES = ["411725101200", "411725101201", "411725101202", "411702009202", "411702009203"]
+# Every village the demo seeders put households, loans or demands in (tests keep out of them).
+DEMO_AREA_VILLAGES = (*DEMO_VILLAGES,)
 # (provincial, village, vetoes): a mix of 5★ … 0★ and one veto per village
 SCORES = [
     ("98", "97", []),

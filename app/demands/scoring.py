@@ -89,12 +89,18 @@ def reasons(
     verified: bool,
     matching: int,
     certificate_covers: bool,
+    rated: bool = True,
+    key_enterprise: bool = False,
 ) -> list[str]:
     out = []
-    if stars >= 1:
+    if not rated:
+        out.append("未评级（尚无信用评级信息）")
+    elif stars >= 1:
         out.append(f"{stars}星信用户")
     else:
-        out.append("非信用户或未评级")
+        out.append("非信用户")
+    if key_enterprise:
+        out.append("重点支持企业（已列入县区名录库）")
     if certificate_covers:
         out.append("授信证可用额度覆盖需求金额")
     if collateral_types:
