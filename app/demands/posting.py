@@ -155,7 +155,11 @@ async def create_mine(session: AsyncSession, redis: Any, p: Principal, body: Dem
         86400,
         ("今日发布融资需求次数已达上限，请明天再试", "Too many demands today"),
     )
-    user = await load_user(session, p.id)
+    return await post_as_account(session, await load_user(session, p.id), body)
+
+
+async def post_as_account(session: AsyncSession, user: User, body: DemandCreate) -> DemandPublic:
+    """A demand of the account, from whoever `demand_applicant` says it posts as (409 with what is missing)."""
     who = await demand_applicant(session, user)
     if who.kind is None or who.village_code is None:
         raise InvalidState(NOTHING_TO_POST_FROM, extra={"missing": who.missing})
