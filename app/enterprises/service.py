@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import Principal
@@ -135,8 +136,13 @@ async def put(
             note=note,
             updated_by=p.caller_key,
         )
-        session.add(k)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(k)
+                await session.flush()
+        except IntegrityError:
+            # a concurrent PUT of the same code created it first: this one is a change of that entry
+            return await put(session, p, raw_code, body)
         await audit.record(
             session, action="key_enterprise.add", object_type="key_enterprise", object_id=code, after=_summary(k)
         )
