@@ -25,7 +25,7 @@ from app.core.db import utcnow
 from app.credit.models import Household
 from app.demands.lifecycle import star_limit
 from app.demands.models import Demand, DemandStatus
-from app.demands.scoring import Basis, base_score
+from app.demands.scoring import rescore
 from app.enterprises import service as key_enterprises
 
 
@@ -56,16 +56,7 @@ async def attach_household(session: AsyncSession, user_id: uuid.UUID, household:
             d.target_mask |= TARGET_BITS["registered_poor"]
         if d.status == DemandStatus.open:
             d.stars = household.stars
-            d.match_base = base_score(
-                Basis(
-                    stars=household.stars,
-                    amount_fen=d.amount_fen,
-                    collateral_types=d.collateral_types,
-                    description=d.description,
-                    verified=True,
-                    star_limit_fen=limit,
-                )
-            )
+            d.match_base = rescore(d, household.stars, limit)  # now verified through the household
         d.updated_at = now
     await session.flush()
     await audit.record(
