@@ -18,6 +18,7 @@ from app.core.text import refuse_control_characters
 from app.credit import router as credit
 from app.demands import router as demands
 from app.drawdowns import router as drawdowns
+from app.enterprises import router as enterprises
 from app.notifications import router as notifications
 from app.regions import router as regions
 from app.risk import router as risk
@@ -75,6 +76,7 @@ protected_router.include_router(auditlog.router)
 protected_router.include_router(agents.router)
 protected_router.include_router(supervision.router)
 protected_router.include_router(risk.router)
+protected_router.include_router(enterprises.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public_router)

@@ -21,6 +21,7 @@ from app.credit.models import (  # noqa: F401
 )
 from app.demands.models import Demand, DemandOffer  # noqa: F401
 from app.drawdowns.models import AreaLoanStat, Drawdown, DrawdownPolicy, Repayment  # noqa: F401
+from app.enterprises.models import KeyEnterprise  # noqa: F401
 from app.events.models import Event  # noqa: F401
 from app.notifications.models import Notification  # noqa: F401
 from app.regions.models import Region  # noqa: F401

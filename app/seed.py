@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.seed import seed_catalog
 from app.cli import SEEDERS
 from app.regions import service as regions
+from app.regions.models import Region
 from app.stations.seed import seed_stations
 
 REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions-zhumadian.csv"
@@ -16,6 +18,8 @@ REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions-zhumadian.csv"
 
 async def seed_regions(session: AsyncSession) -> None:
     rows = regions.parse_csv(REGIONS_CSV.read_text(encoding="utf-8"))
+    if (await session.execute(select(func.count()).select_from(Region))).scalar_one() >= len(rows):
+        return  # loaded already: a second run writes nothing, not even an audit entry
     await regions.import_rows(session, rows)
 
 
@@ -48,6 +52,10 @@ SEEDERS.append(seed_drawdowns)
 from app.demands.seed import seed_demands  # noqa: E402
 
 SEEDERS.append(seed_demands)
+
+from app.enterprises.seed import seed_key_enterprises  # noqa: E402
+
+SEEDERS.append(seed_key_enterprises)  # after the demands: listing marks the key enterprise's open demand
 
 from app.risk.seed import seed_risk  # noqa: E402
 

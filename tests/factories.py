@@ -54,7 +54,13 @@ class Factory:
                 ).all()
             self._villages = [r[0] for r in rows]
             random.Random(7).shuffle(self._villages)
-            self._used: set[str] = set()
+            # the demo seed's villages are the seed tests' (they count what the seed put there), and so are the
+            # townships the station seed covers (its stations would show up in another test's village)
+            from app.credit.seed import DEMO_AREA_VILLAGES
+            from app.stations.seed import DEMO_TOWNSHIPS
+
+            self._used: set[str] = set(DEMO_AREA_VILLAGES)
+            self._used |= {v for v in self._villages if v[:9] in {t[0] for t in DEMO_TOWNSHIPS}}
         for code in self._villages:
             if code not in self._used and (county is None or code.startswith(county)):
                 self._used.add(code)

@@ -32,13 +32,20 @@ class Issued:
 
 
 async def create(
-    session: AsyncSession, *, bank_id: uuid.UUID, name: str, scopes: list[str], created_by: uuid.UUID
+    session: AsyncSession,
+    *,
+    bank_id: uuid.UUID,
+    name: str,
+    scopes: list[str],
+    created_by: uuid.UUID | None,
+    demo_credentials: tuple[str, str] | None = None,
 ) -> Issued:
-    secret = new_token(32)
+    """`demo_credentials` (client_id, secret): fixed published values, for the demo seed only."""
+    client_id, secret = demo_credentials or ("pht_" + uuid.uuid4().hex, new_token(32))
     client = ApiClient(
         bank_id=bank_id,
         name=name,
-        client_id="pht_" + uuid.uuid4().hex,
+        client_id=client_id,
         secret_hash=_secret_hash(secret),
         scopes=" ".join(sorted(set(scopes))),
         created_by=created_by,

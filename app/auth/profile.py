@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import otp, sessions
 from app.auth.models import EnterpriseProfile, Role, User
@@ -23,11 +27,12 @@ from app.core.errors import (
 )
 from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
 from app.credit.models import Household
+from app.enterprises import service as key_enterprises
 from app.regions.models import Region
 from app.supervision import counters
 
 ID_KIND = "resident_id"
-USCC_KIND = "uscc"
+USCC_KIND = key_enterprises.USCC_KIND
 
 
 async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
@@ -57,9 +62,68 @@ def _id_number(user: User) -> str | None:
     return crypto.decrypt(user.id_number_enc, ID_KIND) if user.id_number_enc else None
 
 
+# ---- who the account posts demands as ------------------------------------------------------------------
+
+
+@dataclass
+class DemandApplicant:
+    """Who a demand of this account comes from: its linked household; else its enterprise (a profile and a
+    village); else an unrated household (real name, a valid resident ID and a village: the provincial system
+    has not rated it yet, or not under this name); else nobody (`missing` says what to fill in)."""
+
+    kind: str | None  # household | enterprise | unrated_household | None
+    household: Household | None = None
+    enterprise: EnterpriseProfile | None = None
+    village_code: str | None = None
+    missing: list[str] = dataclasses.field(default_factory=list)
+
+
+async def _place(session: AsyncSession, code: str | None) -> str | None:
+    if not code:
+        return None
+    region = await session.get(Region, code)
+    return region.code if region is not None and region.level in ("village", "community") else None
+
+
+async def demand_applicant(
+    session: AsyncSession,
+    user: User,
+    *,
+    household: Household | None = None,
+    enterprise: EnterpriseProfile | None = None,
+) -> DemandApplicant:
+    household = household or await linked_household(session, user.id)
+    if household is not None:
+        return DemandApplicant("household", household=household, village_code=household.village_code)
+    village = await _place(session, user.village_code)
+    enterprise = enterprise or await enterprise_of(session, user.id)
+    if enterprise is not None and village is not None:
+        return DemandApplicant("enterprise", enterprise=enterprise, village_code=village)
+    missing = [
+        name
+        for name, have in (
+            ("real_name", bool(user.real_name)),
+            ("id_number", bool(user.id_number_hash)),
+            ("village_code", village is not None),
+        )
+        if not have
+    ]
+    if not missing:
+        return DemandApplicant("unrated_household", village_code=village)
+    return DemandApplicant(None, missing=missing)
+
+
+async def key_enterprise(session: AsyncSession, user: User, enterprise: EnterpriseProfile | None) -> bool:
+    """The account's enterprise is on the key-enterprise list of its county (the county of its village)."""
+    if enterprise is None or not user.village_code:
+        return False
+    return await key_enterprises.is_listed(session, enterprise.uscc_hash, user.village_code[:6])
+
+
 async def view(session: AsyncSession, user: User) -> dict[str, Any]:
     household = await linked_household(session, user.id)
     enterprise = await enterprise_of(session, user.id)
+    applicant = await demand_applicant(session, user, household=household, enterprise=enterprise)
     return {
         "id": user.id,
         "role": user.role,
@@ -71,6 +135,13 @@ async def view(session: AsyncSession, user: User) -> dict[str, Any]:
         "is_registered_poor": household.is_registered_poor if household else False,
         "household_linked": household is not None,
         "enterprise": enterprise_view(enterprise) if enterprise else None,
+        "key_enterprise": await key_enterprise(session, user, enterprise),
+        "demand_posting": {
+            "can_post": applicant.kind is not None,
+            "post_as": applicant.kind,
+            "rated": household is not None,
+            "missing": applicant.missing,
+        },
         "created_at": user.created_at,
     }
 
@@ -81,6 +152,81 @@ def enterprise_view(e: EnterpriseProfile) -> dict[str, Any]:
         "unified_social_credit_code": crypto.mask_id_number(crypto.decrypt(e.uscc_enc, USCC_KIND)),
         "updated_at": e.updated_at or e.created_at,
     }
+
+
+# ---- linking an account to its household -------------------------------------------------------------
+
+LinkListener = Callable[[AsyncSession, uuid.UUID, Household], Awaitable[None]]
+_ON_LINKED: list[LinkListener] = []
+
+
+def on_linked(fn: LinkListener) -> None:
+    """Call `fn(session, user_id, household)` in the transaction that links an account to its household (the
+    demand library gives the account's unrated demands their household)."""
+    if fn not in _ON_LINKED:
+        _ON_LINKED.append(fn)
+
+
+async def link(session: AsyncSession, user_id: uuid.UUID, household: Household) -> None:
+    """Link: the household row is locked by the caller and has no other account."""
+    household.user_id = user_id
+    household.updated_at = datetime.now(UTC)
+    session.add(household)
+    await session.flush()
+    await counters.move_households(session, {household.village_code: (0, 1)})
+    for fn in _ON_LINKED:
+        await fn(session, user_id, household)
+
+
+async def link_waiting_accounts(session: AsyncSession, id_hashes: Sequence[str]) -> list[tuple[uuid.UUID, Household]]:
+    """After a ratings import (the keyed hashes of its resident IDs): each household without an account links
+    the one farmer account whose real name and resident ID both match it and which has no household yet — what
+    `PATCH /me` would have done had the household existed then. An ID match under another name links nothing;
+    two accounts claiming the same ID and name link neither (a dispute for the platform). Returns the links."""
+    claims: dict[str, list[tuple[uuid.UUID, str | None]]] = {}
+    for i in range(0, len(id_hashes), 1000):
+        rows = await session.execute(
+            select(User.id, User.real_name, User.id_number_hash)
+            .outerjoin(Household, Household.user_id == User.id)
+            .where(
+                col(User.id_number_hash).in_(id_hashes[i : i + 1000]),
+                User.role == Role.farmer,
+                col(User.deleted_at).is_(None),
+                col(Household.id).is_(None),
+            )
+        )
+        for uid, name, id_hash in rows.all():
+            claims.setdefault(id_hash, []).append((uid, name))
+    if not claims:
+        return []
+    households = (
+        (
+            await session.execute(
+                select(Household)
+                .where(col(Household.id_number_hash).in_(sorted(claims)), col(Household.user_id).is_(None))
+                .order_by(Household.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    made: list[tuple[uuid.UUID, Household]] = []
+    for h in households:
+        matching = [uid for uid, name in claims[h.id_number_hash] if name and name == h.real_name]
+        if len(matching) != 1:
+            continue
+        await link(session, matching[0], h)
+        await audit.record(
+            session,
+            action="user.household_autolink",
+            object_type="user",
+            object_id=matching[0],
+            after={"household_linked": True, "household_id": str(h.id)},
+        )
+        made.append((matching[0], h))
+    return made
 
 
 def _link_tag(user_id: uuid.UUID) -> str:
@@ -140,10 +286,7 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
         if candidate is not None and candidate.real_name == user.real_name:
             if candidate.user_id is not None and candidate.user_id != user.id:
                 raise HouseholdAlreadyLinked()
-            candidate.user_id = user.id
-            candidate.updated_at = datetime.now(UTC)
-            session.add(candidate)
-            await counters.move_households(session, {candidate.village_code: (0, 1)})
+            await link(session, user.id, candidate)
             linked = True
         else:
             attempt = None  # a failed attempt: it stays counted
@@ -181,6 +324,7 @@ async def put_enterprise(session: AsyncSession, user_id: uuid.UUID, name: str, c
     session.add(profile)
     await session.flush()
     await audit.record(session, action="user.enterprise_update", object_type="user", object_id=user.id)
+    await key_enterprises.changed(session, profile.uscc_hash)  # its open demands: on the list or not
     return profile
 
 

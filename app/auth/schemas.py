@@ -164,6 +164,20 @@ class MeUpdate(BaseModel):
     household_type: Literal["farmer", "new_agri_entity", "small_business"] | None = None
 
 
+class DemandPosting(BaseModel):
+    """Whether this account can post loan demands now, as whom, and what is still missing."""
+
+    can_post: bool
+    post_as: Literal["household", "enterprise", "unrated_household"] | None = Field(
+        description="household：已关联的评级农户；enterprise：企业信息 + 所在村；"
+        "unrated_household：尚未评级的农户（真实姓名 + 身份证号 + 所在村），银行看到“未评级”"
+    )
+    rated: bool = Field(description="已关联省农信评级的农户档案")
+    missing: list[Literal["real_name", "id_number", "village_code"]] = Field(
+        description="还需在 PATCH /me 填写的项目（以未评级农户身份发布时）"
+    )
+
+
 class MePublic(BaseModel):
     id: uuid.UUID
     role: str
@@ -175,6 +189,8 @@ class MePublic(BaseModel):
     is_registered_poor: bool
     household_linked: bool
     enterprise: EnterprisePublic | None
+    key_enterprise: bool = Field(description="企业已列入所在县区的重点支持企业名录（名录库）")
+    demand_posting: DemandPosting
     created_at: datetime
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -99,6 +99,40 @@ async def has_consent(session: AsyncSession, bank_id: uuid.UUID, household_id: u
         .limit(1)
     )
     return found is not None
+
+
+async def offer_consents(
+    session: AsyncSession, offer_ids: Iterable[uuid.UUID], bank_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, Consent]:
+    """The standing consents given by accepting these offers (by offer id), optionally only to one bank."""
+    wanted = {i for i in offer_ids if i is not None}
+    if not wanted:
+        return {}
+    q = select(Consent).where(
+        Consent.source == "offer", col(Consent.source_id).in_(wanted), col(Consent.withdrawn_at).is_(None)
+    )
+    if bank_id is not None:
+        q = q.where(Consent.bank_id == bank_id)
+    rows = (await session.execute(q.order_by(Consent.granted_at, Consent.id))).scalars().all()
+    return {c.source_id: c for c in rows if c.source_id is not None}
+
+
+async def activation_consents(
+    session: AsyncSession, household_ids: Iterable[uuid.UUID], bank_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, Consent]:
+    """Each household's standing lead-bank consent (启信: identity for lending), optionally only to one bank."""
+    wanted = {i for i in household_ids if i is not None}
+    if not wanted:
+        return {}
+    q = select(Consent).where(
+        Consent.source == "activation",
+        col(Consent.household_id).in_(wanted),
+        col(Consent.withdrawn_at).is_(None),
+    )
+    if bank_id is not None:
+        q = q.where(Consent.bank_id == bank_id)
+    rows = (await session.execute(q.order_by(Consent.granted_at, Consent.id))).scalars().all()
+    return {c.household_id: c for c in rows if c.household_id is not None}
 
 
 async def _withdraw(session: AsyncSession, consent: Consent, reason: str) -> None:

@@ -1,4 +1,6 @@
-"""`POST /admin/ratings/import`: up to 50,000 rows, idempotent by resident ID, a report row by row.
+"""`POST /admin/ratings/import`: up to 50,000 rows, idempotent by resident ID, a report row by row. A household
+without an account links by itself to the farmer account that gave its resident ID and name (an unrated
+household that posted demands before it was rated: `app.auth.profile.link_waiting_accounts`).
 
 Fast by construction: one query for the villages, one per 1,000 rows to find existing households by keyed hash,
 bulk inserts and updates in chunks, and the shared `_after_rating` for history, counters and certificates.
@@ -16,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import profile
 from app.core import audit, crypto
 from app.core.audit import Actor
 from app.core.db import utcnow
@@ -35,6 +38,7 @@ from app.credit.ratings import (
     state_of,
 )
 from app.credit.schemas import ImportResult, ImportRow
+from app.notifications import service as notifications
 from app.regions.models import Region
 
 MAX_ROWS = 50_000
@@ -239,13 +243,32 @@ async def import_rows(
     for i in range(0, len(updates), CHUNK):
         await session.execute(update(Household), updates[i : i + CHUNK])
     await _after_rating(session, changes, actor=actor, source="import", reason="rating:import")
+    linked = await profile.link_waiting_accounts(session, hashes)
+    for user_id, h in linked:
+        await notifications.notify(
+            session,
+            user_id=user_id,
+            kind="household.linked",
+            title="已自动关联您的农户信用档案",
+            body=(
+                "您填写的真实姓名和身份证号与新导入的农户信用档案一致，账号已自动关联。"
+                f"现在可以在“我的信用”中查看评级（{h.stars}星）和授信；您发布的融资需求也已显示评级。"
+            ),
+            data={"household_id": str(h.id)},
+        )
     rejected = sum(1 for r in report if not r.ok)
     await audit.record(
         session,
         action="ratings.import",
         object_type="households",
         object_id="import",
-        after={"created": created, "updated": updated, "rejected": rejected, "rating_changes": len(changes)},
+        after={
+            "created": created,
+            "updated": updated,
+            "rejected": rejected,
+            "rating_changes": len(changes),
+            "accounts_linked": len(linked),
+        },
     )
     return ImportResult(created=created, updated=updated, rejected=rejected, rows=report)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select, union_all
+from sqlalchemy import Boolean, exists, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -19,7 +19,6 @@ from app.banks.service import bank_counties
 from app.catalog import incentives
 from app.catalog.models import Product, ProductKind
 from app.core import audit
-from app.core.crypto import mask_id_number, mask_name, mask_phone
 from app.core.db import utcnow
 from app.core.errors import (
     Conflict,
@@ -37,7 +36,7 @@ from app.credit.models import Certificate, Household
 from app.demands import common
 from app.demands.common import effective_status, open_filter, yuan
 from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
-from app.demands.schemas import ApplicantView, BankDemandPublic, OfferCreate, OfferPublic
+from app.demands.schemas import BankDemandPublic, OfferCreate, OfferPublic
 from app.demands.scoring import PURPOSE_ZH, product_fits, reasons
 from app.drawdowns.dates import china_today
 from app.notifications.service import notify
@@ -55,6 +54,7 @@ class Filters:
     max_term_months: int | None = None
     purpose: str | None = None
     min_stars: int | None = None
+    key_enterprise: bool | None = None
 
 
 def _bank_id(p: Principal) -> uuid.UUID:
@@ -140,14 +140,7 @@ async def _present(session: AsyncSession, bank_id: uuid.UUID, demands: Sequence[
             "today": today,
         }
         fits = [p for p, p_facts in product_facts if product_fits(p_facts, **fit_args)]
-        person, fields = people[d.id], allowed[d.id]
-        see_name, see_phone = "real_name" in fields, "phone" in fields
-        applicant = ApplicantView(
-            name=person.name if see_name else mask_name(person.name),
-            phone=person.phone if see_phone else mask_phone(person.phone),
-            id_number=person.id_number if "id_number" in fields else mask_id_number(person.id_number),
-            masked=not (see_name and see_phone),
-        )
+        applicant = common.seen_by(people[d.id], allowed[d.id])
         offers = mine[d.id]
         live = [o for o in offers if o.status in (OfferStatus.pending, OfferStatus.accepted)]
         out.append(
@@ -164,10 +157,14 @@ async def _present(session: AsyncSession, bank_id: uuid.UUID, demands: Sequence[
                 county_code=d.county_code,
                 township_code=d.township_code,
                 village=common.region_ref(d.village_code, names),
-                stars=d.stars,
+                stars=common.stars_of(d),
+                rated=common.rated(d),
+                key_enterprise=d.key_enterprise,
                 match_score=Decimal(d.match_base).quantize(Decimal("0.01")),
                 match_reasons=reasons(
                     stars=d.stars,
+                    rated=common.rated(d),
+                    key_enterprise=d.key_enterprise,
                     collateral_types=d.collateral_types,
                     description=d.description,
                     verified=d.household_id is not None,
@@ -183,7 +180,15 @@ async def _present(session: AsyncSession, bank_id: uuid.UUID, demands: Sequence[
     return out
 
 
-FEED = [(Demand.match_base, True), (Demand.id, True)]
+# Best match first; among equal scores key enterprises (名录库) first; then newest id (a stable keyset order).
+FEED = [(Demand.match_base, True), (Demand.key_enterprise, True), (Demand.id, True)]
+
+
+def _flag(v: Any) -> Any:
+    # A bound literal: SQLAlchemy allows only = and != against a bare True/False.
+    if not isinstance(v, bool):
+        raise ValueError("not a flag")
+    return literal(v, Boolean())
 
 
 def _feed_query(county: str, f: Filters, cursor_values: list[Any] | None, limit: int) -> Any:
@@ -202,6 +207,8 @@ def _feed_query(county: str, f: Filters, cursor_values: list[Any] | None, limit:
         q = q.where(Demand.purpose == f.purpose)
     if f.min_stars is not None:
         q = q.where(Demand.stars >= f.min_stars)
+    if f.key_enterprise is not None:
+        q = q.where(Demand.key_enterprise == f.key_enterprise)
     if cursor_values is not None:
         q = q.where(after(FEED, cursor_values))
     return q.order_by(*order_by(FEED)).limit(limit)
@@ -221,7 +228,7 @@ async def list_for_bank(
         counties = [c for c in counties if f.township_code.startswith(c)]
     if not counties:
         return [], None
-    values = decode_cursor(cursor, [int, uuid.UUID]) if cursor else None
+    values = decode_cursor(cursor, [int, _flag, uuid.UUID]) if cursor else None
     if len(counties) == 1:
         stmt = _feed_query(counties[0], f, values, limit + 1)
         rows = list((await session.execute(stmt)).scalars().all())
@@ -230,11 +237,19 @@ async def list_for_bank(
         # whole-row subqueries costs SQLAlchemy ~20 ms of CPU per request to build (a column proxy per column
         # per county) and makes the database carry every column through the merge.
         parts = [
-            select(_feed_query(c, f, values, limit + 1).with_only_columns(Demand.match_base, Demand.id).subquery())
+            select(
+                _feed_query(c, f, values, limit + 1)
+                .with_only_columns(Demand.match_base, Demand.key_enterprise, Demand.id)
+                .subquery()
+            )
             for c in counties
         ]
         merged = union_all(*parts).subquery()
-        keys = select(merged.c.id).order_by(merged.c.match_base.desc(), merged.c.id.desc()).limit(limit + 1)
+        keys = (
+            select(merged.c.id)
+            .order_by(merged.c.match_base.desc(), merged.c.key_enterprise.desc(), merged.c.id.desc())
+            .limit(limit + 1)
+        )
         ids = list((await session.execute(keys)).scalars().all())
         by_id = (
             {x.id: x for x in (await session.execute(select(Demand).where(col(Demand.id).in_(ids)))).scalars().all()}
@@ -242,7 +257,7 @@ async def list_for_bank(
             else {}
         )
         rows = [by_id[i] for i in ids if i in by_id]
-    items, nxt = page_of(rows, limit, lambda x: [x.match_base, x.id])
+    items, nxt = page_of(rows, limit, lambda x: [x.match_base, x.key_enterprise, x.id])
     return await _present(session, bank_id, items), nxt
 
 

@@ -16,18 +16,29 @@ from app.auth.models import EnterpriseProfile, User
 from app.banks.models import Bank, BankCounty
 from app.catalog import incentives
 from app.catalog.models import Product, ProductCounty, ProductStatus
-from app.consents.models import Consent
+from app.consents import service as consents
 from app.core import crypto
+from app.core.crypto import mask_id_number, mask_name, mask_phone
 from app.core.money import yuan_text
 from app.credit.models import Certificate, Household
 from app.demands.models import Demand, DemandOffer, DemandStatus
-from app.demands.schemas import BankRef, OfferPublic, ProductRef, RegionRef
+from app.demands.schemas import ApplicantView, BankRef, OfferPublic, ProductRef, RegionRef
 from app.demands.scoring import ProductFacts
 from app.regions.models import Region
 from app.regions.service import display_name
 
 VALID_DAYS = 30
 MAX_OPEN = 3
+
+
+def rated(d: Demand) -> bool:
+    """Rated by the provincial system: the demand comes from a linked household. An unrated household's (and an
+    enterprise's) demand is 未评级: `rated: false`, `stars: null`."""
+    return d.household_id is not None
+
+
+def stars_of(d: Demand) -> int | None:
+    return d.stars if rated(d) else None
 
 
 def effective_status(d: Demand, today: date) -> str:
@@ -197,9 +208,22 @@ def _resident_id(enc: str | None) -> str | None:
         return None
 
 
+def seen_by(person: Person, fields: set[str]) -> ApplicantView:
+    """The applicant as a bank holding a standing consent to `fields` sees it (empty: masked). The one rule for
+    the bank's own views and for what the farmer is told banks see (`shared_with_banks`)."""
+    see_name, see_phone = "real_name" in fields, "phone" in fields
+    return ApplicantView(
+        name=person.name if see_name else mask_name(person.name),
+        phone=person.phone if see_phone else mask_phone(person.phone),
+        id_number=person.id_number if "id_number" in fields else mask_id_number(person.id_number),
+        masked=not (see_name and see_phone),
+    )
+
+
 async def applicants(session: AsyncSession, demands: Sequence[Demand]) -> dict[uuid.UUID, Person]:
-    """The person behind each demand: the household (name, phone, resident ID) or the enterprise and its
-    account's phone. Three queries for any number of demands."""
+    """The person behind each demand: the household (name, phone, resident ID), the enterprise and its
+    account's phone, or (an unrated household) the account's own name, phone and resident ID. Three queries for
+    any number of demands."""
     hids = {d.household_id for d in demands if d.household_id}
     uids = {d.user_id for d in demands if d.user_id}
     eids = {d.enterprise_id for d in demands if d.enterprise_id}
@@ -208,8 +232,15 @@ async def applicants(session: AsyncSession, demands: Sequence[Demand]) -> dict[u
         if hids
         else {}
     )
-    phones = (
-        {i: ph for i, ph in (await session.execute(select(User.id, User.phone).where(col(User.id).in_(uids)))).all()}
+    accounts = (
+        {
+            i: (ph, name, enc)
+            for i, ph, name, enc in (
+                await session.execute(
+                    select(User.id, User.phone, User.real_name, User.id_number_enc).where(col(User.id).in_(uids))
+                )
+            ).all()
+        }
         if uids
         else {}
     )
@@ -227,45 +258,29 @@ async def applicants(session: AsyncSession, demands: Sequence[Demand]) -> dict[u
     )
     out: dict[uuid.UUID, Person] = {}
     for d in demands:
-        user_phone = phones.get(d.user_id) if d.user_id else None
+        user_phone, user_name, user_id_enc = accounts.get(d.user_id, (None, None, None)) if d.user_id else (None,) * 3
         h = households.get(d.household_id) if d.household_id else None
         if h is not None:
             out[d.id] = Person(h.real_name, h.phone or user_phone, _resident_id(h.id_number_enc))
-        else:
-            out[d.id] = Person(firms.get(d.enterprise_id) if d.enterprise_id else None, user_phone, None)
+        elif d.enterprise_id is not None:
+            out[d.id] = Person(firms.get(d.enterprise_id), user_phone, None)
+        else:  # an unrated household: the name and resident ID its account gave (`PATCH /me`)
+            out[d.id] = Person(user_name, user_phone, _resident_id(user_id_enc))
     return out
 
 
 async def consented(session: AsyncSession, bank_id: uuid.UUID, demands: Sequence[Demand]) -> dict[uuid.UUID, set[str]]:
-    """For each demand, the fields its applicant's standing consents let this bank see (empty: masked).
-    The batch form of app.consents.service.has_consent: one query for the page."""
-    hids = {d.household_id for d in demands if d.household_id}
-    uids = {d.user_id for d in demands if d.user_id and not d.household_id}
+    """For each demand, the applicant's fields this bank may see in full (empty: masked). Only the bank whose
+    offer on that demand was accepted, and only while the consent given by accepting it stands (DOMAIN.md:
+    full contact details reach a bank only when the household accepts its offer). The lead bank's consent from
+    activation covers identity for lending (its draw-downs), not the demand library. One query for the page."""
+    accepted = {d.id: d.accepted_offer_id for d in demands if d.accepted_offer_id is not None}
+    standing = await consents.offer_consents(session, accepted.values(), bank_id=bank_id)
     out: dict[uuid.UUID, set[str]] = {d.id: set() for d in demands}
-    if not hids and not uids:
-        return out
-    conds = []
-    if hids:
-        conds.append(col(Consent.household_id).in_(hids))
-    if uids:
-        conds.append(and_(col(Consent.household_id).is_(None), col(Consent.user_id).in_(uids)))
-    rows = await session.execute(
-        select(Consent.household_id, Consent.user_id, Consent.fields).where(
-            Consent.bank_id == bank_id, col(Consent.withdrawn_at).is_(None), or_(*conds)
-        )
-    )
-    by_h: dict[uuid.UUID, set[str]] = {}
-    by_u: dict[uuid.UUID, set[str]] = {}
-    for hid, uid, fields in rows.all():
-        if hid is not None:
-            by_h.setdefault(hid, set()).update(fields or [])
-        else:
-            by_u.setdefault(uid, set()).update(fields or [])
-    for d in demands:
-        if d.household_id:
-            out[d.id] = by_h.get(d.household_id, set())
-        elif d.user_id:
-            out[d.id] = by_u.get(d.user_id, set())
+    for demand_id, offer_id in accepted.items():
+        c = standing.get(offer_id)
+        if c is not None:
+            out[demand_id] = set(c.fields or [])
     return out
 
 

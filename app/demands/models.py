@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, created_field, id_field, money_field
@@ -31,8 +32,9 @@ class Demand(SQLModel, table=True):
     __tablename__ = "demands"
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        # GET /bank/demands: one index range scan per county the bank serves, already in ranking order
-        Index("ix_demands_bank_feed", "county_code", "status", "match_base", "id"),
+        # GET /bank/demands: one index range scan per county the bank serves, already in ranking order (key
+        # enterprises first among equal scores)
+        Index("ix_demands_bank_feed", "county_code", "status", "match_base", "key_enterprise", "id"),
         # GET /me/demands, newest first
         Index("ix_demands_user_created", "user_id", "created_at", "id"),
         # the open-demand limit per household (agent-filed demands count too)
@@ -60,6 +62,9 @@ class Demand(SQLModel, table=True):
     stars: int = Field(default=0)
     target_mask: int = Field(default=0)
     match_base: int = Field(default=0)
+    # The applicant is an enterprise on its county's key-enterprise list (app.enterprises), kept current when the
+    # list or the enterprise's profile changes: it ranks the demand first among equal match scores.
+    key_enterprise: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     status: str = Field(default=DemandStatus.open, max_length=16)
     expires_on: date
     accepted_offer_id: uuid.UUID | None = Field(default=None)

@@ -1,8 +1,10 @@
 """The farmer's side of the demand library (also used by station agents): post, list, withdraw and renew.
 
-A demand comes from the account's linked household and its village. An account without a household may post
-as a small business when it has an enterprise profile AND a village on its profile (`PATCH /me`
-`village_code`): the enterprise's name stands for the applicant, its stars are 0. Anything else is 409.
+Who a demand comes from is `app.auth.profile.demand_applicant`: the account's linked household; else, with an
+enterprise profile AND a village on the profile (`PATCH /me` `village_code`), the small business (the
+enterprise's name stands for the applicant); else, with a real name, a valid resident ID and a village, an
+unrated household (未评级: banks see `rated: false`, `stars: null`, masked; it gets its household, stars and
+score by itself when the account links, see `app.demands.links`). Anything else is 409 with what is missing.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from sqlmodel import col
 
 from app.auth.dependencies import Principal
 from app.auth.models import EnterpriseProfile, User
-from app.auth.profile import enterprise_of, linked_household, load_user
+from app.auth.profile import demand_applicant, load_user
 from app.banks.models import Bank, BankCounty
 from app.core import audit, ratelimit
 from app.core.config import get_settings
 from app.core.errors import InvalidState
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.credit.models import Household
-from app.demands import common
+from app.demands import common, links  # noqa: F401 - links registers the demands' listeners
 from app.demands.common import effective_status, expires_from, open_filter
 from app.demands.lifecycle import close_offers, count_open, mine, not_open, set_status, star_limit, too_many
 from app.demands.models import Demand, DemandStatus, OfferStatus
@@ -31,14 +33,15 @@ from app.demands.presentation import present, present_many
 from app.demands.schemas import DemandCreate, DemandPublic
 from app.demands.scoring import Basis, base_score, target_mask
 from app.drawdowns.dates import china_today
+from app.enterprises import service as key_enterprises
 from app.events.service import emit
-from app.regions.models import Region
 from app.webhooks.schemas import person_view
 
 NOTHING_TO_POST_FROM = (
-    "您的账号尚未关联农户信息，也没有填写企业信息和所在村，暂不能发布融资需求。"
-    "请先在“我的”中完成实名关联，或填写企业信息和所在村。",
-    "Your account has no linked household, nor an enterprise profile with a village",
+    "发布融资需求前，请先在“我的”中填写真实姓名、身份证号和所在村（尚未评级的农户也可以发布，"
+    "与农户信用档案一致时会自动关联），或填写企业信息和所在村。",
+    "Give your real name, resident ID number and village (unrated households may post too), "
+    "or an enterprise profile with a village",
 )
 
 
@@ -64,9 +67,9 @@ async def _create(
         raise too_many()
     stars = household.stars if household is not None else 0
     targets: set[str] = set()
-    if household is not None:
+    if enterprise is None:  # a household, rated or not
         targets.add("farmer")
-        if household.is_registered_poor:
+        if household is not None and household.is_registered_poor:
             targets.add("registered_poor")
     else:
         targets.add("small_business")
@@ -79,7 +82,7 @@ async def _create(
         user_id=user.id if user else None,
         household_id=household.id if household else None,
         enterprise_id=enterprise.id if enterprise else None,
-        applicant_kind="household" if household is not None else "enterprise",
+        applicant_kind="enterprise" if enterprise is not None else "household",
         filed_by_agent_id=filed_by.id if filed_by is not None else None,
         village_code=village_code,
         township_code=village_code[:9],
@@ -91,6 +94,8 @@ async def _create(
         collateral_types=collateral,
         stars=stars,
         target_mask=target_mask(targets),
+        key_enterprise=enterprise is not None
+        and await key_enterprises.is_listed(session, enterprise.uscc_hash, village_code[:6]),
         match_base=base_score(
             Basis(
                 stars=stars,
@@ -150,24 +155,22 @@ async def create_mine(session: AsyncSession, redis: Any, p: Principal, body: Dem
         86400,
         ("今日发布融资需求次数已达上限，请明天再试", "Too many demands today"),
     )
-    user = await load_user(session, p.id)
-    household = await linked_household(session, p.id)
-    if household is not None:
-        return await _create(
-            session,
-            body,
-            household=household,
-            user=user,
-            enterprise=None,
-            village_code=household.village_code,
-            filed_by=None,
-        )
-    enterprise = await enterprise_of(session, p.id)
-    village = await session.get(Region, user.village_code) if enterprise is not None and user.village_code else None
-    if enterprise is None or village is None or village.level not in ("village", "community"):
-        raise InvalidState(NOTHING_TO_POST_FROM)
+    return await post_as_account(session, await load_user(session, p.id), body)
+
+
+async def post_as_account(session: AsyncSession, user: User, body: DemandCreate) -> DemandPublic:
+    """A demand of the account, from whoever `demand_applicant` says it posts as (409 with what is missing)."""
+    who = await demand_applicant(session, user)
+    if who.kind is None or who.village_code is None:
+        raise InvalidState(NOTHING_TO_POST_FROM, extra={"missing": who.missing})
     return await _create(
-        session, body, household=None, user=user, enterprise=enterprise, village_code=village.code, filed_by=None
+        session,
+        body,
+        household=who.household,
+        user=user,
+        enterprise=who.enterprise,
+        village_code=who.village_code,
+        filed_by=None,
     )
 
 

@@ -87,6 +87,9 @@ async def list_demands_for_bank(
     max_term_months: Annotated[int | None, Query(ge=1, le=120)] = None,
     purpose: Purpose | None = None,
     min_stars: Annotated[int | None, Query(ge=0, le=5)] = None,
+    key_enterprise: Annotated[
+        bool | None, Query(description="true：只看重点支持企业（名录库）的需求；false：只看其他需求")
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[BankDemandPublic]:
@@ -99,6 +102,7 @@ async def list_demands_for_bank(
         max_term_months=max_term_months,
         purpose=purpose.value if purpose else None,
         min_stars=min_stars,
+        key_enterprise=key_enterprise,
     )
     items, nxt = await bank.list_for_bank(session, p, f, limit, cursor)
     return Page[BankDemandPublic](items=items, next_cursor=nxt)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,19 +73,47 @@ class OfferPublic(BaseModel):
     updated_at: datetime
 
 
+class ApplicantView(BaseModel):
+    name: str | None
+    phone: str | None
+    id_number: str | None
+    masked: bool = Field(description="true：未获该农户对本行的授权，个人信息已脱敏")
+
+
+class Audience(BaseModel):
+    """One class of bank and exactly what it sees of the applicant, where, and on what basis."""
+
+    audience: Literal["county_banks", "lead_bank", "accepted_bank"] = Field(
+        description="county_banks：服务本县（或已报价）的银行，在需求库中；lead_bank：主办银行，办理授信贷款（用信）时；"
+        "accepted_bank：您接受了其报价的银行，在本需求中"
+    )
+    banks: list[BankRef]
+    where: Literal["demand", "lending"] = Field(description="demand：本融资需求；lending：授信贷款（用信）的审批与贷后")
+    applicant: ApplicantView = Field(description="该类银行看到的申请人信息，与银行接口返回的完全一致")
+    also: list[str] = Field(description="同时看到的其他信息")
+    consent_id: uuid.UUID | None = Field(description="依据的授权记录（GET /me/consents）；null：无须授权的脱敏信息")
+    summary: str = Field(description="一句话说明")
+
+
 class SharedView(BaseModel):
-    """Exactly what the banks serving the county see of this demand until the farmer accepts an offer."""
+    """What banks see: the flat fields are what every bank serving the county sees of this demand (masked);
+    `audiences` lists each class of bank and exactly what it sees (serving banks, the lead bank for lending, the
+    bank whose offer was accepted while that consent stands)."""
 
     applicant_name: str | None = Field(description="脱敏姓名（张**）")
     phone: str | None = Field(description="脱敏手机号")
+    id_number: str | None = Field(description="脱敏身份证号（4117**********123X）；企业为 null")
     village: RegionRef
-    stars: int
+    stars: int | None = Field(description="信用星级；未评级为 null")
+    rated: bool = Field(description="false：未评级")
+    key_enterprise: bool
     amount_fen: int
     term_months: int
     purpose: str
     description: str
     collateral_types: list[str]
     banks: list[BankRef] = Field(description="服务本县、可以看到该需求的银行")
+    audiences: list[Audience]
 
 
 class DemandPublic(BaseModel):
@@ -98,7 +127,9 @@ class DemandPublic(BaseModel):
     collateral_types: list[str]
     village: RegionRef
     county_code: str
-    stars: int
+    stars: int | None = Field(description="信用星级；未评级（尚无农户信用档案，或企业）为 null")
+    rated: bool = Field(description="false：未评级")
+    key_enterprise: bool = Field(description="申请企业已列入县区重点支持企业名录")
     expires_on: date
     accepted_offer_id: uuid.UUID | None
     filed_by_agent: bool
@@ -107,13 +138,6 @@ class DemandPublic(BaseModel):
     shared_with_banks: SharedView
     created_at: datetime
     updated_at: datetime
-
-
-class ApplicantView(BaseModel):
-    name: str | None
-    phone: str | None
-    id_number: str | None
-    masked: bool = Field(description="true：未获该农户对本行的授权，个人信息已脱敏")
 
 
 class BankDemandPublic(BaseModel):
@@ -129,7 +153,9 @@ class BankDemandPublic(BaseModel):
     county_code: str
     township_code: str
     village: RegionRef
-    stars: int
+    stars: int | None = Field(description="信用星级；未评级为 null")
+    rated: bool = Field(description="false：未评级")
+    key_enterprise: bool = Field(description="申请企业已列入县区重点支持企业名录（同分时排在前面）")
     match_score: Decimal = Field(description="0–100，见 README 的排序说明")
     match_reasons: list[str]
     matching_products: list[ProductRef]

@@ -12,6 +12,9 @@ household's stars change), so `GET /bank/demands` is an index range scan in scor
 | a description of at least 20 characters | 10 |
 | identity verified through a rated household (not an enterprise profile alone) | 10 |
 
+Among equal scores a key enterprise's demand (app.enterprises list of its county) ranks first; an unrated
+applicant (no household: 未评级) earns no star, credit or verified points.
+
 Bank-specific fit is not part of the score (it would defeat the index): it is shown as `matching_products`
 and a reason line, for each demand of the page, from the bank's products fetched once per request.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from app.catalog.models import TARGET_BITS, ProductKind
 
@@ -89,12 +93,18 @@ def reasons(
     verified: bool,
     matching: int,
     certificate_covers: bool,
+    rated: bool = True,
+    key_enterprise: bool = False,
 ) -> list[str]:
     out = []
-    if stars >= 1:
+    if not rated:
+        out.append("未评级（尚无信用评级信息）")
+    elif stars >= 1:
         out.append(f"{stars}星信用户")
     else:
-        out.append("非信用户或未评级")
+        out.append("非信用户")
+    if key_enterprise:
+        out.append("重点支持企业（已列入县区名录库）")
     if certificate_covers:
         out.append("授信证可用额度覆盖需求金额")
     if collateral_types:
@@ -157,3 +167,17 @@ def product_fits(
     if p.kind == ProductKind.certificate_loan:
         return certificate_available_fen is not None and certificate_available_fen >= amount_fen
     return True
+
+
+def rescore(d: Any, stars: int, star_limit_fen: int) -> int:
+    """The match score of a stored demand (app.demands.models.Demand) with these stars, from its own columns."""
+    return base_score(
+        Basis(
+            stars=stars,
+            amount_fen=d.amount_fen,
+            collateral_types=d.collateral_types,
+            description=d.description,
+            verified=d.household_id is not None,
+            star_limit_fen=star_limit_fen,
+        )
+    )

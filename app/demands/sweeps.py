@@ -11,7 +11,7 @@ from app.credit.models import Household
 from app.demands.common import yuan
 from app.demands.lifecycle import close_offers, set_status, star_limit
 from app.demands.models import Demand, DemandStatus, OfferStatus
-from app.demands.scoring import PURPOSE_ZH, Basis, base_score
+from app.demands.scoring import PURPOSE_ZH, rescore
 from app.drawdowns.dates import china_today
 from app.notifications.service import notify
 
@@ -64,16 +64,7 @@ async def refresh_stars(session: AsyncSession, batch: int = 500) -> int:
     limits = {s: await star_limit(session, s) for s in {stars for _, stars in rows}}
     for d, stars in rows:
         d.stars = stars
-        d.match_base = base_score(
-            Basis(
-                stars=stars,
-                amount_fen=d.amount_fen,
-                collateral_types=d.collateral_types,
-                description=d.description,
-                verified=d.household_id is not None,
-                star_limit_fen=limits[stars],
-            )
-        )
+        d.match_base = rescore(d, stars, limits[stars])
         d.updated_at = utcnow()
     await session.flush()
     return len(rows)

@@ -18,8 +18,10 @@ from sqlmodel import col
 from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.catalog import incentives
+from app.consents import service as consents
+from app.consents.models import Consent
 from app.core import audit
-from app.core.crypto import decrypt, mask_id_number
+from app.core.crypto import decrypt, mask_id_number, mask_name, mask_phone
 from app.core.errors import (
     CertificateInactive,
     InvalidState,
@@ -63,12 +65,32 @@ from app.risk import service as risk
 S = DrawdownStatus
 
 
-def _id_masked(h: Household) -> str | None:
-    # A ciphertext from another context or key shows nothing rather than failing the queue.
-    for context in ("household", ""):
+def _resident_id(h: Household) -> str | None:
+    # Ratings imports encrypt under "resident_id"; older records used other contexts. A ciphertext from another
+    # context or key shows nothing rather than failing the queue.
+    for context in ("resident_id", "household", ""):
         with contextlib.suppress(Exception):
-            return mask_id_number(decrypt(h.id_number_enc, context))
+            return decrypt(h.id_number_enc, context)
     return None
+
+
+def _borrower(h: Household, phone: str | None, stars: int, consent: Consent | None) -> BorrowerPublic:
+    """Identity for lending as the lead bank's standing consent (启信) allows: name, resident ID and phone in
+    full for the fields it covers; masked without it (withdrawn, or a former lead bank)."""
+    fields = set(consent.fields or []) if consent is not None else set()
+    phone = phone or h.phone
+    rid = _resident_id(h)
+    return BorrowerPublic(
+        household_id=h.id,
+        real_name=h.real_name if "real_name" in fields else mask_name(h.real_name) or "",
+        phone=phone if "phone" in fields else mask_phone(phone),
+        id_number=rid if "id_number" in fields else mask_id_number(rid),
+        village_code=h.village_code,
+        is_registered_poor=h.is_registered_poor,
+        stars=stars,
+        masked=not {"real_name", "id_number"} <= fields,
+        consent_id=consent.id if consent is not None else None,
+    )
 
 
 def _present(
@@ -79,18 +101,11 @@ def _present(
     reps: list[Repayment],
     policy: DrawdownPolicy,
     today: date,
+    consent: Consent | None,
 ) -> BankDrawdownPublic:
     return BankDrawdownPublic(
         **public_fields(dd, reps, policy, today),
-        borrower=BorrowerPublic(
-            household_id=h.id,
-            real_name=h.real_name,
-            phone=phone or h.phone,
-            id_number=_id_masked(h),
-            village_code=h.village_code,
-            is_registered_poor=h.is_registered_poor,
-            stars=c.stars,
-        ),
+        borrower=_borrower(h, phone, c.stars, consent),
         certificate=CertificateSummary(
             id=c.id,
             number=c.number,
@@ -130,13 +145,16 @@ async def list_for_bank(
     rows = (await session.execute(q.order_by(*order_by(ORDER)).limit(limit + 1))).all()
     page, nxt = page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
     reps = await repayments_of(session, [r[0].id for r in page])
-    return [_present(dd, h, c, ph, reps[dd.id], policy, today) for dd, h, c, ph in page], nxt
+    allowed = await consents.activation_consents(session, {h.id for _, h, _, _ in page}, bank_id=p.bank_id)
+    return [_present(dd, h, c, ph, reps[dd.id], policy, today, allowed.get(h.id)) for dd, h, c, ph in page], nxt
 
 
 async def present(session: AsyncSession, drawdown_id: uuid.UUID) -> BankDrawdownPublic:
     dd, h, c, ph = (await session.execute(_joined().where(Drawdown.id == drawdown_id))).one()
     reps = await repayments_of(session, [dd.id])
-    return _present(dd, h, c, ph, reps[dd.id], await isolation.get_policy(session), china_today())
+    # The lender of record sees what its consent covers; a draw-down is only ever shown to its lender.
+    allowed = await consents.activation_consents(session, [h.id], bank_id=dd.bank_id)
+    return _present(dd, h, c, ph, reps[dd.id], await isolation.get_policy(session), china_today(), allowed.get(h.id))
 
 
 async def _ours(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID) -> Drawdown:

@@ -121,14 +121,16 @@ class DrawdownPublic(BaseModel):
 
 class BorrowerPublic(BaseModel):
     household_id: uuid.UUID
-    # The lead bank holds the household's consent from activation (启信): name and phone in full; the resident
-    # ID stays masked (the bank verifies it at the counter; it is C3 data and no screen needs it whole).
-    real_name: str
+    # Choosing the lead bank (启信) is the household's consent for it to see its identity for lending (DOMAIN.md):
+    # name, resident ID and phone in full while that consent stands; masked once it is withdrawn.
+    real_name: str = Field(description="姓名；授权撤回后脱敏")
     phone: str | None
-    id_number: str | None
+    id_number: str | None = Field(description="身份证号：启信授权有效时完整显示，否则脱敏")
     village_code: str
     is_registered_poor: bool
     stars: int
+    masked: bool = Field(description="true：该农户对本行的启信授权已撤回（或不在），身份信息已脱敏")
+    consent_id: uuid.UUID | None = Field(description="依据的启信授权记录")
 
 
 class DrawdownCertificateSummary(BaseModel):

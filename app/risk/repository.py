@@ -348,52 +348,23 @@ async def first_bank_serving(session: AsyncSession, county_code: str) -> uuid.UU
     return row[0] if row else None
 
 
-async def written_off_loan(session: AsyncSession, county_code: str) -> tuple[uuid.UUID, uuid.UUID, str] | None:
-    """Read model (demo seed): a written-off draw-down with no claim yet (the county's first), its lender and
-    county."""
+async def written_off_loan(
+    session: AsyncSession, county_code: str, villages: Sequence[str]
+) -> tuple[uuid.UUID, uuid.UUID, str, bool] | None:
+    """Read model (demo seed): the first written-off draw-down in these villages (the county's first), its
+    lender, county, and whether a claim was filed on it."""
     row = (
         await session.execute(
-            select(Drawdown.id, Drawdown.bank_id, Drawdown.county_code)
-            .where(
-                Drawdown.status == "written_off",
-                col(Drawdown.id).not_in(select(CompensationClaim.drawdown_id)),
-            )
+            select(Drawdown.id, Drawdown.bank_id, Drawdown.county_code, CompensationClaim.id)
+            .outerjoin(CompensationClaim, CompensationClaim.drawdown_id == Drawdown.id)
+            .where(Drawdown.status == "written_off", col(Drawdown.village_code).in_(villages))
             .order_by(Drawdown.county_code != county_code, Drawdown.created_at)
             .limit(1)
         )
     ).first()
-    return (row[0], row[1], row[2]) if row else None
-
-
-async def any_claim(session: AsyncSession) -> bool:
-    q = select(CompensationClaim.id).limit(1)
-    return (await session.execute(q)).first() is not None
+    return (row[0], row[1], row[2], row[3] is not None) if row else None
 
 
 async def any_bridge(session: AsyncSession, county_code: str) -> bool:
     q = select(BridgeLoan.id).where(BridgeLoan.county_code == county_code).limit(1)
     return (await session.execute(q)).first() is not None
-
-
-async def demo_certificate(session: AsyncSession, county_code: str, amount_fen: int) -> tuple[Any, Any] | None:
-    """Read model (demo seed): an active certificate in the county with a lead bank and room for `amount_fen`
-    (with its household); a household nobody logs in as first, so the demo accounts can still draw."""
-    from app.credit.models import Certificate, Household
-
-    room = Certificate.limit_fen - Certificate.outstanding_fen - Certificate.pending_fen
-    row = (
-        await session.execute(
-            select(Certificate, Household)
-            .join(Household, Household.id == Certificate.household_id)
-            .where(
-                Household.county_code == county_code,
-                Certificate.status == "active",
-                col(Certificate.is_current).is_(True),
-                col(Certificate.lead_bank_id).is_not(None),
-                room >= amount_fen,
-            )
-            .order_by(col(Household.user_id).is_not(None), col(Certificate.number).desc())
-            .limit(1)
-        )
-    ).first()
-    return (row[0], row[1]) if row else None

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import Principal
 from app.core.identity import uscc_check_char
+from app.credit.seed import DEMO_VILLAGES
 from app.drawdowns import lending
 from app.drawdowns.dates import china_today
-from app.drawdowns.schemas import ApproveIn, DisburseIn, RepaymentCreate
-from app.drawdowns.seed import _submit
+from app.drawdowns.schemas import RepaymentCreate
 from app.risk import bridges, claims, funds
 from app.risk import repository as repo
 from app.risk.models import EntryKind, FundKind, RiskPolicy
@@ -24,7 +24,6 @@ COUNTY = "411725"
 COMPENSATION_DEPOSIT_FEN = 3_200_000_000  # 32,000,000 yuan: above the seed's 30,000,000 after the demo payout
 BRIDGE_DEPOSIT_FEN = 2_100_000_000  # 21,000,000 yuan
 SHARING = SharingIn(government_bp=5000, bank_bp=3000, insurer_bp=2000, guarantor_bp=0)  # 三位一体 5:3:2
-LOAN_FEN = 1_000_000  # the written-off demo loan: 10,000 yuan
 RECOVERED_FEN = 200_000  # repaid after the payout: 2,000 yuan, of which the fund's 50 % flows back
 _ENTERPRISE_BODY = "91411725MA4DEM001"  # 17 characters; the check character is computed
 
@@ -45,23 +44,6 @@ async def _fund(session: AsyncSession, kind: FundKind, deposit: int, county: str
     return f.id
 
 
-async def _written_off_loan(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID, str] | None:
-    """The demo's written-off loan (确山县's first), or one written off here through the draw-down domain."""
-    found = await repo.written_off_loan(session, COUNTY)
-    if found is not None:
-        return found
-    pick = await repo.demo_certificate(session, COUNTY, LOAN_FEN)
-    if pick is None:
-        return None
-    c, h = pick
-    bank = _principal("bank_staff", c.lead_bank_id)
-    dd = await _submit(session, h, c, LOAN_FEN, 12, "livestock")
-    await lending.approve(session, bank, dd.id, ApproveIn(annual_rate_bp=min(600, c.max_annual_rate_bp)))
-    await lending.disburse(session, bank, dd.id, DisburseIn(disbursed_on=china_today()))
-    await lending.write_off(session, bank, dd.id)
-    return dd.id, c.lead_bank_id, COUNTY
-
-
 async def seed_risk(session: AsyncSession) -> None:
     if await session.get(RiskPolicy, 1) is None:
         session.add(RiskPolicy())
@@ -69,19 +51,19 @@ async def seed_risk(session: AsyncSession) -> None:
     await _fund(session, FundKind.compensation, COMPENSATION_DEPOSIT_FEN)
     await _fund(session, FundKind.bridge, BRIDGE_DEPOSIT_FEN)
 
-    if not await repo.any_claim(session):
-        loan = await _written_off_loan(session)
-        if loan is not None:
-            drawdown_id, bank_id, county = loan
-            await _fund(session, FundKind.compensation, COMPENSATION_DEPOSIT_FEN, county)
-            claim = await claims.file(session, _principal("bank_staff", bank_id), ClaimCreate(drawdown_id=drawdown_id))
-            await claims.approve(session, _principal("admin"), claim.id)
-            await lending.repay(
-                session,
-                _principal("bank_staff", bank_id),
-                drawdown_id,
-                RepaymentCreate(amount_fen=RECOVERED_FEN, paid_on=china_today()),
-            )
+    # The claim is on the draw-down seed's written-off loan (马庄村, 驿城区): filed, paid and partly recovered once.
+    loan = await repo.written_off_loan(session, COUNTY, DEMO_VILLAGES)
+    if loan is not None and not loan[3]:
+        drawdown_id, bank_id, county, _ = loan
+        await _fund(session, FundKind.compensation, COMPENSATION_DEPOSIT_FEN, county)
+        claim = await claims.file(session, _principal("bank_staff", bank_id), ClaimCreate(drawdown_id=drawdown_id))
+        await claims.approve(session, _principal("admin"), claim.id)
+        await lending.repay(
+            session,
+            _principal("bank_staff", bank_id),
+            drawdown_id,
+            RepaymentCreate(amount_fen=RECOVERED_FEN, paid_on=china_today()),
+        )
 
     if not await repo.any_bridge(session, COUNTY):
         lender = await repo.first_bank_serving(session, COUNTY)

@@ -1,6 +1,8 @@
-"""Demo stations: every village of 任店镇 (确山县) and ten villages of 诸市镇 (驿城区), hosted by banks the
-banks seeder created (none when no bank serves the county). Idempotent: a village that has a station is
-left alone."""
+"""Demo stations: every village of 任店镇 (确山县), ten villages of 诸市镇 (驿城区) and the three demo villages of
+竹沟镇 (确山县), hosted by banks the banks seeder created (none when no bank serves the county), and a station
+agent 协管员 at the stations of the demo villages (created through the stations service, as `POST
+/admin/stations/{id}/agents` does). Idempotent: a village that has a station, a username that exists, are left
+alone."""
 
 from __future__ import annotations
 
@@ -10,16 +12,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth.models import User
 from app.banks.models import Bank, BankCounty
 from app.regions.models import Region
 from app.regions.service import display_name
+from app.stations import service
 from app.stations.functions import STANDARD, StationFunction
 from app.stations.models import Station
+from app.stations.schemas import AgentCreate
 
 # (township code, how many of its villages, approximate centre lat, lng)
 DEMO_TOWNSHIPS: tuple[tuple[str, int | None, float, float], ...] = (
     ("411725102", None, 32.775, 114.085),  # 确山县任店镇: every village
     ("411702103", 10, 32.945, 114.115),  # 驿城区诸市镇
+    ("411725101", 3, 32.838, 113.797),  # 确山县竹沟镇: 竹沟村, 西李楼村, 杨庄村 (the demo farmers' villages)
+)
+AGENT_PASSWORD = "Puhuitong-Agent-2026"
+# (username, village whose station it serves, real name)
+AGENTS = (
+    ("agent-zhugou", "411725101200", "李协管"),
+    ("agent-xililou", "411725101201", "王协管"),
 )
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = ("建国", "秀英", "桂兰", "志强", "玉梅", "国庆", "红霞", "卫东", "春华", "德明", "凤英", "海涛")
@@ -81,3 +93,9 @@ async def seed_stations(session: AsyncSession) -> None:
                 )
             )
     await session.flush()
+    for username, village, real_name in AGENTS:
+        station_id = await session.scalar(select(Station.id).where(Station.village_code == village))
+        if station_id is None or await session.scalar(select(User.id).where(User.username == username)):
+            continue
+        body = AgentCreate(username=username, password=AGENT_PASSWORD, real_name=real_name, phone=None)
+        await service.create_agent(session, station_id, body)

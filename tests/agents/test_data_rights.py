@@ -39,7 +39,8 @@ async def test_export_has_every_section(client: httpx.AsyncClient, factory: Fact
                 household_id=h.id, source="agent", actor_type="user", actor_id=str(uuid.uuid4()), after={"stars": 5}
             )
         )
-        consent = await consents.grant(s, user_id=b.user.id, household_id=h.id, bank_id=b.bank.id, source="activation")
+        # the borrower's activation (启信) recorded its consent to the lead bank
+        consent = (await consents.activation_consents(s, [h.id], bank_id=b.bank.id))[h.id]
         await s.commit()
     dd = await lending.loan(b, 1_000_000)
     r = await lending.repay(b, dd, 200_000)

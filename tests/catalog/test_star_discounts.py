@@ -47,7 +47,9 @@ async def test_every_write_path_takes_and_checks_discounts(client: httpx.AsyncCl
     # narrowing the range below a discount is refused, naming the discounts
     r = await client.patch(f"/bank/products/{p['id']}", json={"max_annual_rate_bp": 470}, headers=bank_ctx.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "star_discounts_bp", r.text
-    r = await client.patch(f"/bank/products/{p['id']}", json={"star_discounts_bp": {"5": 100}}, headers=bank_ctx.headers)
+    r = await client.patch(
+        f"/bank/products/{p['id']}", json={"star_discounts_bp": {"5": 100}}, headers=bank_ctx.headers
+    )
     assert r.status_code == 200 and r.json()["star_discounts_bp"] == {"5": 100}
     r = await client.patch(f"/bank/products/{p['id']}", json={"star_discounts_bp": None}, headers=bank_ctx.headers)
     assert r.status_code == 200 and r.json()["star_discounts_bp"] == {}

@@ -122,7 +122,9 @@ async def test_forged_row_with_chain_recomputed(app, scheme: str) -> None:
             for e in chain:
                 e.prev_hash = prev
                 e.hash = (
-                    audit.legacy_digest(prev, e) if scheme == "plain sha-256" else audit.keyed_digest(prev, e, WRONG_KEY)
+                    audit.legacy_digest(prev, e)
+                    if scheme == "plain sha-256"
+                    else audit.keyed_digest(prev, e, WRONG_KEY)
                 )
                 prev = e.hash
             await s.flush()

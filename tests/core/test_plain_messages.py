@@ -130,7 +130,10 @@ def test_units_and_labels() -> None:
     assert label_of(("body", "star_discounts_bp", "5")) == ("5星优惠", "pp")
     assert label_of(("body", "no_such_field")) == ("该项", "")
     # our own ValueErrors are already written for people: kept as they are
-    assert validation_message({"type": "value_error", "loc": ("body",), "msg": "Value error, 利率上限不能小于下限"}) is None
+    assert (
+        validation_message({"type": "value_error", "loc": ("body",), "msg": "Value error, 利率上限不能小于下限"})
+        is None
+    )
 
 
 def test_status_words() -> None:

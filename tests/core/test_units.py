@@ -70,7 +70,13 @@ def test_prod_refuses_defaults() -> None:
     with pytest.raises(ValueError, match="AUDIT_KEY"):  # the audit chain's key is never the secret key
         Settings(app_env="prod", secret_key="s" * 40, database_url="postgresql://x/y", redis_url="redis://x")
     with pytest.raises(ValueError, match="AUDIT_KEY"):
-        Settings(app_env="prod", secret_key="s" * 40, audit_key="s" * 40, database_url="postgresql://x/y", redis_url="redis://x")
+        Settings(
+            app_env="prod",
+            secret_key="s" * 40,
+            audit_key="s" * 40,
+            database_url="postgresql://x/y",
+            redis_url="redis://x",
+        )
     ok = Settings(
         app_env="prod", secret_key="s" * 40, audit_key="a" * 40, database_url="postgresql://x/y", redis_url="redis://x"
     )
@@ -85,7 +91,15 @@ def test_token_checks() -> None:
     token, _, _ = security.create_access_token(sub="u1", role="farmer")
     assert security.decode_access_token(token)["sub"] == "u1"
     now = int(time.time())
-    base = {"sub": "u1", "aud": "puhuitong-api", "role": "farmer", "typ": "access", "iat": now, "exp": now + 60, "jti": "j"}
+    base = {
+        "sub": "u1",
+        "aud": "puhuitong-api",
+        "role": "farmer",
+        "typ": "access",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "j",
+    }
     assert security.decode_access_token(_forge(base)) is None  # wrong key
     key = security._jwt_key("test-secret-key-0123456789abcdef0123456789")
     assert security.decode_access_token(_forge(base, key=key)) is not None

@@ -164,3 +164,6 @@ class Demands:
 @pytest.fixture
 def demands(factory: Factory, client: httpx.AsyncClient) -> Demands:
     return Demands(factory, client)
+
+
+from tests.drawdowns.conftest import lending  # noqa: E402, F401 - borrowers with a lead bank (privacy tests)

@@ -250,7 +250,9 @@ async def test_who_may_post(client: httpx.AsyncClient, factory: Factory, session
     r = await client.post("/me/demands", json=demand_body(), headers=factory.headers(biz))
     assert r.status_code == 201, r.text
     d = r.json()
-    assert d["applicant_kind"] == "enterprise" and d["stars"] == 0 and d["village"]["code"] == village
+    # an enterprise is not rated by the households' system: 未评级, stars null
+    assert d["applicant_kind"] == "enterprise" and d["village"]["code"] == village
+    assert d["stars"] is None and d["rated"] is False and d["key_enterprise"] is False
     assert d["shared_with_banks"]["applicant_name"] == "确" + "*" * 9
 
 

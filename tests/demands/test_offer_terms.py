@@ -81,7 +81,9 @@ async def test_a_farmers_product_is_not_offered_to_an_enterprise(
 ) -> None:
     village = await factory.fresh_village("411725")
     biz = await factory.user("farmer", village_code=village, household_type="small_business")
-    session.add(EnterpriseProfile(user_id=biz.id, name="确山县示范农机合作社", uscc_enc="x", uscc_hash=uuid.uuid4().hex))
+    session.add(
+        EnterpriseProfile(user_id=biz.id, name="确山县示范农机合作社", uscc_enc="x", uscc_hash=uuid.uuid4().hex)
+    )
     await session.commit()
     r = await client.post("/me/demands", json=demand_body(), headers=factory.headers(biz))
     assert r.status_code == 201, r.text

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from app.auth.models import User
 from app.banks.models import Bank
+from app.consents import service as consents
 from app.core.crypto import encrypt, index_hash
 from app.core.security import create_access_token
 from app.credit.models import Certificate, Household
@@ -32,6 +33,7 @@ class Borrower:
     bank: Bank
     bank_headers: dict[str, str]
     village: str
+    resident_id: str = ""
 
 
 def system_headers(bank: Bank, scope: str = "loans:write") -> dict[str, str]:
@@ -88,13 +90,16 @@ class Lending:
                 expires_on=china_today() + timedelta(days=3 * 365),
             )
             s.add(c)
+            await s.flush()
+            if status == "active":  # activation (启信) records the consent for the lead bank, as the app does
+                await consents.grant(s, user_id=user.id, household_id=h.id, bank_id=bank.id, source="activation")
             await s.commit()
             await s.refresh(h)
             await s.refresh(c)
         headers = f.headers(user)
         await f.step_up(headers)
         staff = await f.user("bank_staff", bank_id=bank.id)
-        return Borrower(user, headers, h, c, bank, f.headers(staff), village)
+        return Borrower(user, headers, h, c, bank, f.headers(staff), village, rid)
 
     async def unisolated_village(self) -> str:
         """A fresh village whose township no earlier test has put under credit isolation (tests leave overdue

@@ -34,7 +34,8 @@ async def test_whole_cycle(client, lending: Lending) -> None:
     assert r.status_code == 200
     item = next(i for i in r.json()["items"] if i["id"] == dd["id"])
     assert item["borrower"]["real_name"] == "张三丰" and item["borrower"]["stars"] == 5
-    assert item["borrower"]["id_number"].count("*") == 10
+    # the activation consent covers identity for lending: the resident ID in full
+    assert item["borrower"]["id_number"] == b.resident_id and item["borrower"]["masked"] is False
     assert item["certificate"]["available_fen"] == 4_000_000
 
     r = await lending.act(b, dd["id"], "approve", {"annual_rate_bp": 675})

@@ -19,7 +19,9 @@ async def test_fund_writes_are_the_admins(risk: Risk, client: httpx.AsyncClient)
     h = {**reg, "Idempotency-Key": uuid.uuid4().hex}
     r = await client.post("/admin/risk-funds", json={"county_code": COUNTY, "kind": "bridge"}, headers=h)
     assert r.status_code == 403
-    r = await client.post(f"/admin/risk-funds/{fund['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=h)
+    r = await client.post(
+        f"/admin/risk-funds/{fund['id']}/entries", json={"kind": "deposit", "amount_fen": 1}, headers=h
+    )
     assert r.status_code == 403
     assert (await client.get(f"/admin/risk-funds/{fund['id']}", headers=reg)).status_code == 200
 

@@ -1,5 +1,5 @@
-"""The demo seed on a database of its own: 确山县's funds, a paid claim with one recovery, a bridge loan lent —
-and running seed-demo again changes nothing."""
+"""The demo seed on a database of its own: the funds, a paid claim with one recovery (on 驿城区's written-off demo
+loan), a bridge loan lent in 确山县 — and running seed-demo again changes nothing."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def snapshot(db: Database) -> dict[str, Any]:
             for m in (FundEntry, SharingScheme, CompensationClaim, BridgeLoan)
         }
         claims = [
-            (c.status, c.loss_fen, c.fund_share_fen, c.recovered_fen, c.returned_fen)
+            (c.status, c.loss_fen, c.fund_share_fen, c.recovered_fen, c.returned_fen, c.county_code)
             for c in (await s.execute(select(CompensationClaim))).scalars()
         ]
         bridges = [(b.status, b.amount_fen, b.days) for b in (await s.execute(select(BridgeLoan))).scalars()]
@@ -57,10 +57,11 @@ async def test_demo_seed(tmp_path: Path) -> None:
         await db.dispose()
     first, second = shots
     assert first == second  # idempotent
-    comp = next(f for f in first["funds"] if f[:2] == ("411725", "compensation"))
     bridge = next(f for f in first["funds"] if f[:2] == ("411725", "bridge"))
     (claim,) = first["claims"]
-    status, loss, fund_share, recovered, returned = claim
+    status, loss, fund_share, recovered, returned, county = claim
+    assert county == "411702" and loss == 500_000  # 马庄村's written-off 5,000 yuan
+    comp = next(f for f in first["funds"] if f[:2] == (county, "compensation"))
     assert status == "paid" and fund_share == loss // 2  # 三位一体 5:3:2
     assert recovered > 0 and returned == recovered // 2
     assert comp[3] == fund_share and comp[4] == returned

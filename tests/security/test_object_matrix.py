@@ -501,3 +501,29 @@ async def test_risk_objects(app: FastAPI, client: httpx.AsyncClient, factory: Fa
     if r.status_code != 404:
         failures.append(f"POST /bank/compensation-claims on A's draw-down as B: {r.status_code}")
     assert not failures, "\n".join(failures)
+
+
+async def test_regulator_objects(app: FastAPI, client: httpx.AsyncClient, factory: Factory) -> None:
+    """A county's key-enterprise entry (名录库) is its regulator's: another county's regulator gets 404 on every
+    route that addresses it, and the entry is unchanged."""
+    from app.enterprises.models import KeyEnterprise
+    from tests.factories import make_uscc
+
+    mine = factory.headers(await factory.user("regulator", region_code="411725"))
+    code = make_uscc()
+    body = {"name": "确山县示范食品有限公司", "county_code": "411725", "note": ""}
+    r = await client.put(f"/admin/key-enterprises/{code}", json=body, headers=mine)
+    assert r.status_code == 201, r.text
+    others = [
+        factory.headers(await factory.user("regulator", region_code="411702")),
+        factory.headers(await factory.user("regulator", region_code="411725101")),  # a township inside: not a county
+    ]
+    prefix = "/api/v1/admin/key-enterprises/{unified_social_credit_code}"
+    target = Target(
+        prefix,
+        {"unified_social_credit_code": code},
+        row_of(factory, KeyEnterprise, code),
+        others,
+        extra_bodies={("PUT", ""): {**body, "name": "改名"}},
+    )
+    assert not await check(app, client, target)

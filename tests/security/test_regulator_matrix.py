@@ -249,6 +249,53 @@ def _risk_404(method: str, path: str, kind: str, body: Any = None) -> Check:
     return check
 
 
+_KEY: dict[int, str] = {}
+_KEY_BODY = {"name": "确山县示范食品有限公司", "county_code": "411725", "note": ""}
+
+
+async def _key_enterprise(w: World) -> str:
+    """A key enterprise on 411725's list (名录库), put there by its own regulator, once per World."""
+    if id(w) not in _KEY:
+        from tests.factories import make_uscc
+
+        code = make_uscc()
+        r = await w.client.put(f"/admin/key-enterprises/{code}", json=_KEY_BODY, headers=w.insider)
+        assert r.status_code == 201, r.text
+        _KEY[id(w)] = code
+    return _KEY[id(w)]
+
+
+async def _key_list(w: World) -> list[str]:
+    code = await _key_enterprise(w)
+    out = []
+    url = "/admin/key-enterprises"
+    if code in {x["unified_social_credit_code"] for x in await w.pages(url, w.outsider)}:
+        out.append(f"GET {url}: 411726 sees 411725's key enterprise")
+    if code not in {x["unified_social_credit_code"] for x in await w.pages(url, w.insider)}:
+        out.append(f"GET {url}: the regulator of 411725 misses its own key enterprise")
+    return out
+
+
+def _key_write(method: str, body: Any) -> Check:
+    """Another county's regulator can neither change nor take off 411725's entry (403 for a county not its own,
+    404 for an entry it cannot see), and the entry is unchanged."""
+
+    async def check(w: World) -> list[str]:
+        from app.enterprises.models import KeyEnterprise
+
+        code = await _key_enterprise(w)
+        snap = row_of(w.factory, KeyEnterprise, code)
+        before = await snap()
+        url = f"/admin/key-enterprises/{code}"
+        r = await w.client.request(method, url, json=body, headers=w.outsider)
+        out = [] if r.status_code in (403, 404) else [f"{method} {url} as 411726: {r.status_code} {r.text[:150]}"]
+        if await snap() != before:
+            out.append(f"{method} {url}: the entry changed")
+        return out
+
+    return check
+
+
 RATING = {"provincial_score": "99", "village_score": "99"}
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/admin/products"): _products,
@@ -298,6 +345,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", "/admin/bridge-loans/{bridge_id}/reject"): _risk_404(
         "POST", "/admin/bridge-loans/{id}/reject", "bridge", {"reason": "越权驳回"}
     ),
+    ("GET", "/admin/key-enterprises"): _key_list,
+    ("PUT", "/admin/key-enterprises/{unified_social_credit_code}"): _key_write("PUT", {**_KEY_BODY, "name": "越权改名"}),
+    ("DELETE", "/admin/key-enterprises/{unified_social_credit_code}"): _key_write("DELETE", None),
 }  # fmt: skip
 
 

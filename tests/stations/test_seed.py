@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.auth.models import User
 from app.banks.models import Bank, BankCounty
 from app.core.db import Database, metadata
 from app.core.identity import normalize_contact_phone
@@ -42,14 +43,28 @@ async def test_seed_is_idempotent_and_needs_banks() -> None:
             rendian = (
                 await s.execute(select(func.count()).select_from(Region).where(Region.parent_code == "411725102"))
             ).scalar_one()
-        # every village of 任店镇 once; 驿城区 has no bank serving it here, so none there
-        assert len(stations) == rendian == 25
-        assert {st.village_code[:9] for st in stations} == {"411725102"}
+            agents = (await s.execute(select(User).where(User.role == "station_agent"))).scalars().all()
+            agent_villages = {
+                (await s.get(Station, a.station_id)).village_code  # type: ignore[union-attr]
+                for a in agents
+            }
+        # every village of 任店镇 once and the three demo villages of 竹沟镇; 驿城区 has no bank serving it here
+        rendian_stations = [st for st in stations if st.village_code.startswith("411725102")]
+        assert len(rendian_stations) == rendian == 25
+        assert sorted(st.village_code for st in stations if st.village_code.startswith("411725101")) == [
+            "411725101200",
+            "411725101201",
+            "411725101202",
+        ]
+        assert len(stations) == 28
         for st in stations:
             assert st.host_bank_id == bank.id
-            assert 32.7 < st.lat < 32.85 and 114.0 < st.lng < 114.15
+            assert 32.7 < st.lat < 32.9 and 113.7 < st.lng < 114.15
             assert st.functions[:4] == list(STANDARD)
             assert normalize_contact_phone(st.phone) == st.phone
-            assert st.name.endswith("普惠金融服务站") and "确山县任店镇" in st.address
+            assert st.name.endswith("普惠金融服务站") and "确山县" in st.address
+        assert "确山县任店镇" in rendian_stations[0].address
+        # the demo agents, one per demo station named in the seeder, once
+        assert agent_villages == {"411725101200", "411725101201"} and len(agents) == 2
     finally:
         await db.dispose()
