@@ -35,12 +35,14 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 check: $(STAMP)
 	@mkdir -p var
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	DATABASE_URL=sqlite:///$(CURDIR)/var/check.db $(BIN)/alembic upgrade head
 	DATABASE_URL=sqlite:///$(CURDIR)/var/check.db $(BIN)/alembic check
 	$(BIN)/python -m pytest -q tests/test_openapi.py

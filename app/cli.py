@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from app import wiring as _wiring  # noqa: F401 - every table and every cross-domain subscription
 from app.core.config import ROOT, get_settings
 from app.core.db import Database, session_scope
 from app.core.logging import configure_logging
@@ -118,13 +119,14 @@ async def verify_audit(args: argparse.Namespace) -> int:
 
 @command("snapshot-stats", "保存当日（北京时间）的覆盖统计快照（同日重复执行则替换）")
 async def snapshot_stats(args: argparse.Namespace) -> int:
+    from app.core.dates import china_today
     from app.supervision import service
 
     db = _db()
     try:
         async for session in session_scope(db):
             count = await service.take_snapshot(session)
-            day = service.china_today().isoformat()
+            day = china_today().isoformat()
         print(json.dumps({"date": day, "regions": count}))
     finally:
         await db.dispose()

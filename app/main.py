@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from app import wiring as _wiring  # noqa: F401 - every cross-domain subscription
 from app.api import api_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database

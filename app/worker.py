@@ -13,7 +13,7 @@ from typing import Any
 
 # Every table: run alone (`python -m app.cli worker`) nothing else imports them, and flushing an outbox row whose
 # foreign key names an unloaded table fails (NoReferencedTableError) after the message was already sent.
-import app.models  # noqa: F401
+from app import wiring as _wiring  # noqa: F401 - every table and every cross-domain subscription
 from app.core import audit
 from app.core.db import Database
 
@@ -74,8 +74,8 @@ async def run_forever(db: Database, redis: Any, interval: float = 1.0) -> None:
 async def sweep_drawdowns(db: Database, redis: Any) -> int:
     """Lapse approvals not disbursed in time (releasing the held amount) and record loans past due_on as
     overdue. Reads already derive both; this keeps stored states and pending_fen current."""
+    from app.core.dates import china_today
     from app.drawdowns import isolation, lending, service
-    from app.drawdowns.dates import china_today
 
     # Commit explicitly: returning from inside `async for ... in session_scope(db)` closes the generator at its
     # yield, which rolls the transaction back instead of committing it. One transaction per kind of change, so

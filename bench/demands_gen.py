@@ -37,9 +37,9 @@ COLUMNS = [
 
 
 async def generate(conn: asyncpg.Connection, seed: int, n: int) -> int:
+    from app.core.dates import china_today
     from app.demands.common import VALID_DAYS
     from app.demands.scoring import Basis, base_score, target_mask
-    from app.drawdowns.dates import china_today
 
     limits = {r["stars"]: r["limit_fen"] for r in await conn.fetch("SELECT stars, limit_fen FROM certificate_policies")}
     rows = await conn.fetch(

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.schemas import AgentDemandCreate, AgentHouseholdPublic, AgentVillageScore
 from app.auth import otp
-from app.auth.dependencies import Principal
 from app.core import audit, crypto, ratelimit
 from app.core.config import get_settings
 from app.core.errors import InvalidState, NotFound
 from app.core.money import yuan_text
 from app.core.pagination import decode_cursor, page_of, parse_uuid
+from app.core.principal import Principal
 from app.credit.models import Household
 from app.credit.ratings import set_village_score
 from app.demands import offers, posting

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auditlog.schemas import AuditEntryPublic
-from app.auth.dependencies import Principal
 from app.core.audit import AuditEntry
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 
 CITY_WIDE = ("", "41", "4117")
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import sessions
-from app.auth.models import ApiClient, Role
+from app.auth.models import ApiClient
 from app.banks.models import Bank
 from app.core import audit
 from app.core.errors import NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Role
 from app.core.security import constant_time_equal, create_access_token, keyed_hash, new_token
 
 SCOPES = ("products:write", "loans:write", "demands:write")

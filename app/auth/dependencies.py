@@ -6,49 +6,21 @@ Check order (API.md): authentication 401 → role or scope 403 → step-up 403 �
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import revocation
-from app.auth.models import BANK_ROLES, Role
-from app.core.audit import Actor, actor_var
+from app.core.audit import actor_var
 from app.core.deps import get_redis
 from app.core.errors import Forbidden, StepUpRequired, TokenInvalid
+from app.core.principal import BANK_ROLES, Principal, Role
 from app.core.security import decode_access_token
 
 bearer = HTTPBearer(
     auto_error=False, description="Access token from /auth/sessions, /auth/password-sessions or /auth/token"
 )
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: str  # "user" or "client"
-    id: uuid.UUID
-    role: str
-    jti: str
-    sid: str | None = None  # refresh family (session) id; None for bank-system tokens
-    bank_id: uuid.UUID | None = None
-    region_code: str | None = None
-    station_id: uuid.UUID | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    exp: int = 0
-    iat: int = 0
-
-    @property
-    def is_client(self) -> bool:
-        return self.kind == "client"
-
-    @property
-    def caller_key(self) -> str:
-        """Stable per-caller key (idempotency records, rate limits)."""
-        return f"{self.kind}:{self.id.hex}"
-
-    def actor(self) -> Actor:
-        return Actor(self.kind, str(self.id), self.role)
 
 
 async def get_principal(

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, created_field, id_field
-
-
-class Role(StrEnum):
-    farmer = "farmer"
-    bank_staff = "bank_staff"
-    bank_admin = "bank_admin"
-    station_agent = "station_agent"
-    regulator = "regulator"
-    admin = "admin"
-    bank_system = "bank_system"  # a bank's API client, never a user
-
-
-STAFF_ROLES = {Role.bank_staff, Role.bank_admin, Role.station_agent, Role.regulator, Role.admin}
-BANK_ROLES = {Role.bank_staff, Role.bank_admin}
 
 
 class User(SQLModel, table=True):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import otp, sessions
-from app.auth.models import EnterpriseProfile, Role, User
+from app.auth.models import EnterpriseProfile, User
 from app.core import audit, crypto, ratelimit
 from app.core.config import get_settings
 from app.core.errors import (
@@ -26,6 +26,7 @@ from app.core.errors import (
     field_error,
 )
 from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
+from app.core.principal import Role
 from app.credit.models import Household
 from app.enterprises import service as key_enterprises
 from app.regions.models import Region

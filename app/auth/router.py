@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from app.auth import clients, service, sessions
-from app.auth.dependencies import CurrentPrincipal, Principal, bearer, get_principal
+from app.auth.dependencies import CurrentPrincipal, bearer, get_principal
 from app.auth.models import User
 from app.auth.schemas import (
     ClientTokenPublic,
@@ -31,6 +31,7 @@ from app.auth.schemas import (
 )
 from app.core.deps import RedisDep, SessionDep, client_ip
 from app.core.errors import Forbidden, TokenInvalid
+from app.core.principal import Principal
 from app.core.problems import problem_response
 
 public_router = APIRouter(tags=["auth"])

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import clients, profile, users
-from app.auth.models import ApiClient, Role, User
+from app.auth.models import ApiClient, User
 from app.banks.models import Bank
 from app.core import crypto
+from app.core.principal import Role
 from app.credit.models import Household
 
 DEMO_USERS = (

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import otp, sessions
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
 from app.core.errors import CredentialsInvalid, Forbidden, InvalidState, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
+from app.core.principal import Role
 from app.core.security import verify_password
 
 

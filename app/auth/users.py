@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.errors import PasswordRejected, UsernameTaken
-from app.auth.models import BANK_ROLES, Role, User
+from app.auth.models import User
 from app.banks.models import Bank
 from app.core import audit
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
+from app.core.principal import BANK_ROLES, Role
 from app.core.security import hash_password
 from app.regions.models import Region
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,16 +18,12 @@ from app.catalog.models import TARGET_BITS, Product, ProductCounty, ProductStatu
 from app.catalog.product import content_of
 from app.catalog.schemas import BankBrief, CatalogItem, CatalogItemForMe, CatalogProduct
 from app.catalog.views import images_of
+from app.core.dates import china_today
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 
-CHINA = ZoneInfo("Asia/Shanghai")
 VERSION_KEY = "catalog:version"
 CACHE_TTL = 300
-
-
-def today_cn() -> Any:
-    return datetime.now(CHINA).date()
 
 
 @dataclass(frozen=True)
@@ -46,12 +40,12 @@ class Filters:
 
 
 def _live() -> Any:
-    today = today_cn()
+    today = china_today()
     return and_(
         Product.status == ProductStatus.published,
         col(Bank.is_active).is_(True),
-        or_(col(Product.valid_from).is_(None), Product.valid_from <= today),
-        or_(col(Product.valid_until).is_(None), Product.valid_until >= today),
+        or_(col(Product.valid_from).is_(None), col(Product.valid_from) <= today),
+        or_(col(Product.valid_until).is_(None), col(Product.valid_until) >= today),
     )
 
 
@@ -189,7 +183,7 @@ def personalize(items: list[CatalogItem], terms: incentives.Terms) -> list[Catal
 
 async def cache_key(redis: Any, path: str, query: list[tuple[str, str]], lang: str) -> str:
     version = await redis.get(VERSION_KEY) or "0"
-    raw = f"{path}?{sorted(query)}|{lang}|{today_cn().isoformat()}"
+    raw = f"{path}?{sorted(query)}|{lang}|{china_today().isoformat()}"
     return f"catalog:{version}:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.catalog import compliance
 from app.catalog.models import Product, ProductCounty, ProductStatus
 from app.catalog.product import PENDING, apply_content, content_of, not_found, review, state, sync_counties, sync_terms
@@ -20,6 +19,7 @@ from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import InvalidState
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 from app.events.service import emit
 from app.notifications.service import notify
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Path, Query, Requ
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from app.auth.dependencies import BankProducts, PartnerProducts, Principal, Regulator, bearer, get_principal
-from app.auth.models import Role
+from app.auth.dependencies import BankProducts, PartnerProducts, Regulator, bearer, get_principal
 from app.catalog import lifecycle, partner, public, regulator
 from app.catalog.models import ProductKind, ProductStatus, Target
 from app.catalog.schemas import (
@@ -35,6 +34,7 @@ from app.core.idempotency import IdempotencyOptional
 from app.core.images import MAX_BYTES
 from app.core.jsonutil import dumps
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import Principal, Role
 from app.credit import farmer
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from app.auth.dependencies import CurrentPrincipal, Principal
 from app.core.db import created_field, id_field, utcnow
 from app.core.deps import get_redis
 from app.core.errors import (
@@ -35,6 +34,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
+from app.core.principal import Principal
 from app.core.problems import PROBLEM_JSON, problem_body
 
 log = logging.getLogger("app.idempotency")
@@ -186,6 +186,15 @@ class Idempotency:
             log.warning("idempotency lock not released (it expires in %d s)", LOCK_MS // 1000, exc_info=True)
 
 
+def _caller(request: Request) -> Principal:
+    """Keys are per caller: the principal the authentication dependency (which runs first, on the protected
+    router) put on the request."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise RuntimeError("Idempotency-Key on a route without authentication")
+    return principal
+
+
 def _key_from_header(value: str | None) -> str | None:
     if value is None:
         return None
@@ -204,10 +213,9 @@ def _key_from_header(value: str | None) -> str | None:
 
 async def optional_idempotency(
     request: Request,
-    principal: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
-    idem = Idempotency(request, principal, _key_from_header(idempotency_key))
+    idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
     try:
         yield idem
     finally:
@@ -216,12 +224,11 @@ async def optional_idempotency(
 
 async def required_idempotency(
     request: Request,
-    principal: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     if idempotency_key is None:
         raise IdempotencyKeyRequired()
-    idem = Idempotency(request, principal, _key_from_header(idempotency_key))
+    idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
     try:
         yield idem
     finally:

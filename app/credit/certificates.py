@@ -7,34 +7,21 @@ allocate numbers for new certificates in one step and write the ledger in bulk.
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import Actor
+from app.core.dates import add_months, china_today
 from app.core.db import utcnow
 from app.credit.models import Certificate, CertificateCounter, CertificateLedgerEntry, CertificatePolicy
 
-CHINA = ZoneInfo("Asia/Shanghai")
 LIVE = ("issued", "active", "frozen")
 NUMBER_PREFIX = "ZMD"
-
-
-def china_today() -> date:
-    return datetime.now(CHINA).date()
-
-
-def add_months(d: date, months: int) -> date:
-    """Calendar months, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

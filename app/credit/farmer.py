@@ -10,17 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import rights
-from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.banks.models import Bank, BankCounty
 from app.catalog import incentives
 from app.consents import service as consents
 from app.core import audit
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 from app.credit import areas, rating
-from app.credit.certificates import china_today, effective_status
+from app.credit.certificates import effective_status
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange
 from app.credit.ratings import factor_catalogue
 from app.credit.schemas import (

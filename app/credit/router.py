@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.auth.dependencies import Admin, Farmer, Principal, Regulator, StepUp, require
-from app.auth.models import Role
+from app.auth.dependencies import Admin, Farmer, Regulator, StepUp, require
 from app.core.deps import SessionDep
 from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import Principal, Role
 from app.core.problems import wants_english
 from app.credit import farmer, imports, service
 from app.credit.schemas import (

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.auth.seed import demo_farmer
 from app.banks.models import Bank, BankCounty
 from app.core import crypto
 from app.core.audit import SYSTEM
 from app.core.identity import resident_id_check_char
+from app.core.principal import Principal
 from app.credit import farmer, imports
 from app.credit.models import Certificate, Household
 

@@ -9,8 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
-from app.auth.models import Role
 from app.core import audit, crypto
 from app.core.db import utcnow
 from app.core.errors import (
@@ -19,6 +17,7 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal, Role
 from app.credit import rating
 from app.credit.certificates import effective_status, status_after_unfreeze
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange, RatingFactor

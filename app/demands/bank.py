@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.banks.service import bank_counties
 from app.catalog import incentives
 from app.catalog.models import Product, ProductKind
 from app.core import audit
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import (
     Conflict,
@@ -32,13 +32,13 @@ from app.core.errors import (
 from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of
+from app.core.principal import Principal
 from app.credit.models import Certificate, Household
 from app.demands import common
 from app.demands.common import effective_status, open_filter, yuan
 from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
 from app.demands.schemas import BankDemandPublic, OfferCreate, OfferPublic
 from app.demands.scoring import PURPOSE_ZH, product_fits, reasons
-from app.drawdowns.dates import china_today
 from app.notifications.service import notify
 
 DEFAULT_CERT_CAP_BP = 675

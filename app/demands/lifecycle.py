@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound, TooManyOpenDemands
 from app.core.messages import status_zh
@@ -17,7 +18,6 @@ from app.demands import common
 from app.demands.common import open_filter, yuan
 from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
 from app.demands.scoring import PURPOSE_ZH
-from app.drawdowns.dates import china_today
 from app.notifications.service import notify
 
 

@@ -8,11 +8,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
 from app.consents import service as consents
 from app.core import audit
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound
+from app.core.principal import Principal
 from app.credit.models import Household
 from app.demands import common
 from app.demands.common import effective_status, yuan
@@ -21,7 +22,6 @@ from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
 from app.demands.presentation import present
 from app.demands.schemas import DemandPublic
 from app.demands.scoring import PURPOSE_ZH
-from app.drawdowns.dates import china_today
 from app.events.service import emit
 from app.notifications.service import notify
 

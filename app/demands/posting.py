@@ -16,14 +16,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.auth.models import EnterpriseProfile, User
 from app.auth.profile import demand_applicant, load_user
 from app.banks.models import Bank, BankCounty
 from app.core import audit, ratelimit
 from app.core.config import get_settings
+from app.core.dates import china_today
 from app.core.errors import InvalidState
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 from app.credit.models import Household
 from app.demands import common, links  # noqa: F401 - links registers the demands' listeners
 from app.demands.common import effective_status, expires_from, open_filter
@@ -32,7 +33,6 @@ from app.demands.models import Demand, DemandStatus, OfferStatus
 from app.demands.presentation import present, present_many
 from app.demands.schemas import DemandCreate, DemandPublic
 from app.demands.scoring import Basis, base_score, target_mask
-from app.drawdowns.dates import china_today
 from app.enterprises import service as key_enterprises
 from app.events.service import emit
 from app.webhooks.schemas import person_view

@@ -13,12 +13,12 @@ from app.auth import rights
 from app.auth.models import User
 from app.consents import service as consents
 from app.consents.models import Consent
+from app.core.dates import china_today
 from app.demands import common
 from app.demands.common import effective_status
 from app.demands.models import Demand
 from app.demands.schemas import Audience, BankRef, DemandPublic, SharedView
 from app.demands.scoring import product_fits
-from app.drawdowns.dates import china_today
 
 SUGGESTED = 5
 

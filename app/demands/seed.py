@@ -12,18 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import profile
-from app.auth.dependencies import Principal
 from app.auth.seed import demo_farmer
 from app.banks.models import BankCounty
 from app.catalog.models import Product
 from app.core import crypto
+from app.core.dates import china_today
 from app.core.errors import AppError
 from app.core.identity import resident_id_check_char
+from app.core.principal import Principal
 from app.credit.models import Household
 from app.demands import bank, common, offers, posting
 from app.demands.models import Demand, DemandOffer, OfferStatus
 from app.demands.schemas import DemandCreate, DemandPublic, OfferCreate
-from app.drawdowns.dates import china_today
 
 # (village, household index in app.credit.seed, amount in fen, term in months, purpose, collateral, description)
 PLAN = [

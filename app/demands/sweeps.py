@@ -6,13 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.credit.models import Household
 from app.demands.common import yuan
 from app.demands.lifecycle import close_offers, set_status, star_limit
 from app.demands.models import Demand, DemandStatus, OfferStatus
 from app.demands.scoring import PURPOSE_ZH, rescore
-from app.drawdowns.dates import china_today
 from app.notifications.service import notify
 
 

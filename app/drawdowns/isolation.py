@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.drawdowns.dates import china_today
+from app.core.dates import china_today
 from app.drawdowns.models import AreaLoanStat, Drawdown, DrawdownPolicy, DrawdownStatus
 
 

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.catalog import incentives
 from app.consents import service as consents
 from app.consents.models import Consent
 from app.core import audit
 from app.core.crypto import decrypt, mask_id_number, mask_name, mask_phone
+from app.core.dates import add_months, china_today
 from app.core.errors import (
     CertificateInactive,
     InvalidState,
@@ -35,9 +35,9 @@ from app.core.errors import (
 from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
-from app.drawdowns.dates import add_months, china_today
 from app.drawdowns.models import FLAGGED_OVERDUE, Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
 from app.drawdowns.schemas import (
     ApproveIn,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from app.drawdowns.dates import add_months
+from app.core.dates import add_months
 
 FEN = Decimal(1)
 

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.core import crypto
+from app.core.dates import add_months, china_today
+from app.core.principal import Principal
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation, lending, service
-from app.drawdowns.dates import add_months, china_today
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
 from app.drawdowns.schemas import ApproveIn, DisburseIn, ReasonIn, RepaymentCreate
 from app.drawdowns.service import change_certificate

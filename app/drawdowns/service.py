@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import rights
-from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.core import audit, ratelimit
 from app.core.config import get_settings
 from app.core.crypto import mask_name
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import (
     InvalidState,
@@ -32,9 +32,9 @@ from app.core.errors import (
 from app.core.messages import status_zh
 from app.core.money import yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
+from app.core.principal import Principal
 from app.credit.models import Certificate, Household
 from app.drawdowns import admission, isolation
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
 from app.drawdowns.schedule import plan
 from app.drawdowns.schemas import (

@@ -8,8 +8,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
 from app.core.identity import uscc_check_char
+from app.core.principal import Principal
 from app.enterprises import repository, service
 from app.enterprises.schemas import KeyEnterprisePut
 

@@ -15,13 +15,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
-from app.auth.models import Role
 from app.core import audit, crypto
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_uscc
 from app.core.pagination import decode_cursor, page_of
+from app.core.principal import Principal, Role
 from app.enterprises import repository
 from app.enterprises.models import KeyEnterprise
 from app.enterprises.schemas import KeyEnterprisePublic, KeyEnterprisePut

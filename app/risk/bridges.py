@@ -11,10 +11,10 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
 from app.banks.service import bank_serves_county
 from app.core import audit
 from app.core.crypto import decrypt, encrypt
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import (
     BankNotServingCounty,
@@ -26,7 +26,7 @@ from app.core.errors import (
 )
 from app.core.identity import normalize_uscc
 from app.core.money import yuan_text
-from app.drawdowns.dates import china_today
+from app.core.principal import Principal
 from app.events.service import emit
 from app.risk import repository as repo
 from app.risk.funds import book, region_scope

@@ -13,11 +13,11 @@ from typing import NamedTuple
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidState, NotFound
 from app.core.money import yuan_text
+from app.core.principal import Principal
 from app.events.service import emit
 from app.risk import repository as repo
 from app.risk.funds import book, region_scope

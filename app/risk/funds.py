@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
-from app.auth.models import Role
 from app.core import audit
 from app.core.errors import Conflict, InsufficientFunds, InvalidState, NotFound, ValidationFailed, field_error
 from app.core.money import yuan_text
+from app.core.principal import Principal, Role
 from app.regions.models import Level
 from app.regions.service import find as find_region
 from app.risk import repository as repo

@@ -9,11 +9,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Principal
+from app.core.dates import china_today
 from app.core.identity import uscc_check_char
+from app.core.principal import Principal
 from app.credit.seed import DEMO_VILLAGES
 from app.drawdowns import lending
-from app.drawdowns.dates import china_today
 from app.drawdowns.schemas import RepaymentCreate
 from app.risk import bridges, claims, funds
 from app.risk import repository as repo

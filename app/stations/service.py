@@ -11,8 +11,6 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
-from app.auth.models import Role
 from app.auth.users import create_platform_user
 from app.banks.models import Bank, BankCounty
 from app.core import audit
@@ -21,6 +19,7 @@ from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_contact_phone
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_uuid
+from app.core.principal import Principal, Role
 from app.regions.models import Level, Region
 from app.stations import functions as fn
 from app.stations.models import Station

@@ -12,20 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
-from app.auth.models import Role
 from app.core import audit
+from app.core.dates import china_today
 from app.core.errors import NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of
+from app.core.principal import Principal, Role
 from app.credit import areas
 from app.credit.rating import is_credit_area
 from app.drawdowns import isolation
@@ -43,13 +42,8 @@ from app.supervision.models import (
 )
 from app.supervision.schemas import CoverageItem, CoveragePublic, RegionRef, SnapshotPublic
 
-CHINA = ZoneInfo("Asia/Shanghai")
 CITY = "4117"
 FOUR = Decimal("0.0001")
-
-
-def china_today() -> date:
-    return datetime.now(CHINA).date()
 
 
 def ratio(part: int, whole: int) -> float | None:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from app.core.crypto import encrypt, index_hash
+from app.core.dates import china_today
 from app.credit.models import Certificate, Household
-from app.drawdowns.dates import china_today
 from tests.catalog.conftest import BankCtx, certificate_body, create, product_body, publish
 from tests.factories import Factory, make_resident_id
 

@@ -15,10 +15,10 @@ from app.auth.models import User
 from app.banks.models import Bank
 from app.catalog.models import Product, ProductCounty
 from app.core.crypto import encrypt, index_hash
+from app.core.dates import china_today
 from app.core.security import create_access_token
 from app.credit.models import Certificate, Household
 from app.demands.scoring import target_mask
-from app.drawdowns.dates import china_today
 from tests.factories import Factory, make_resident_id
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 
 from app.consents.models import Consent
 from app.core.config import get_settings
+from app.core.dates import china_today
 from app.demands import sweeps
 from app.demands.models import Demand
-from app.drawdowns.dates import china_today
 from app.events.models import Event
 from app.notifications.models import Notification
 from tests.demands.conftest import Demands, demand_body, system_headers

@@ -16,9 +16,9 @@ from app.auth.models import User
 from app.banks.models import Bank
 from app.consents import service as consents
 from app.core.crypto import encrypt, index_hash
+from app.core.dates import china_today
 from app.core.security import create_access_token
 from app.credit.models import Certificate, Household
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown
 from app.regions.models import Region
 from tests.factories import Factory, make_resident_id

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from app.core.dates import china_today
 from app.credit.models import Certificate, Household
-from app.drawdowns.dates import china_today
 from tests.drawdowns.conftest import Borrower, Lending
 from tests.factories import Factory
 

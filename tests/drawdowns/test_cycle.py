@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.audit import AuditEntry
-from app.drawdowns.dates import add_months, china_today
+from app.core.dates import add_months, china_today
 from app.events.models import Event
 from app.notifications.models import Notification
 from tests.drawdowns.conftest import Lending, system_headers

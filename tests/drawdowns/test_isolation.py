@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.core.dates import china_today
 from app.credit import areas
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown
 from tests.drawdowns.conftest import Lending
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from app.drawdowns.dates import add_months
+from app.core.dates import add_months
 from app.drawdowns.schedule import plan
 
 

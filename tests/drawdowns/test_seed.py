@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
+from app.core.dates import china_today
 from app.credit import areas
 from app.credit.models import Certificate
 from app.credit.seed import DEMO_VILLAGES
 from app.drawdowns import isolation
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown
 from app.drawdowns.service import effective_status
 from app.risk.seed import RECOVERED_FEN

@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import update
 
-from app.drawdowns.dates import china_today
+from app.core.dates import china_today
 from app.risk import service
 from app.risk.models import BridgeLoan, RiskPolicy
 from tests.factories import Factory

@@ -25,9 +25,9 @@ from app.auth.models import ApiClient
 from app.catalog.models import Product
 from app.consents import service as consents
 from app.consents.models import Consent
+from app.core.dates import china_today
 from app.credit.models import Certificate, Objection
 from app.demands.models import Demand, DemandOffer
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown, Repayment
 from app.notifications.models import Notification
 from app.stations.models import Station

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.auth.dependencies import Principal
 from app.auth.models import User
 from app.core.errors import Forbidden
+from app.core.principal import Principal
 from app.stations.service import agent_village
 from tests.factories import Factory
 from tests.stations.conftest import MakeStation, db_all

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from app.core import crypto
+from app.core.dates import china_today
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
-from app.drawdowns.dates import china_today
 from app.drawdowns.models import Drawdown
 from app.regions.models import Region
 from app.stations.models import Station
