@@ -14,7 +14,7 @@ from app.auth.dependencies import get_principal
 from app.banks import router as banks
 from app.catalog import router as catalog
 from app.consents import router as consents
-from app.core.text import refuse_control_characters
+from app.core.text import defer_control_characters, refuse_control_characters
 from app.credit import router as credit
 from app.demands import router as demands
 from app.drawdowns import router as drawdowns
@@ -47,7 +47,7 @@ public_router = APIRouter(
     responses={**COMMON_ERRORS, 404: AUTH_ERRORS[404], 429: AUTH_ERRORS[429]},
 )
 protected_router = APIRouter(
-    dependencies=[Depends(get_principal), Depends(refuse_control_characters)],
+    dependencies=[Depends(get_principal), Depends(defer_control_characters)],
     responses={**COMMON_ERRORS, **AUTH_ERRORS},
 )
 

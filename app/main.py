@@ -24,6 +24,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.problems import install_handlers, problem_response
 from app.core.redis import make_redis
+from app.core.text import guard_endpoints
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     app.state.start_worker = start_worker
     install_handlers(app)
     app.include_router(api_router)
+    guard_endpoints(app.routes)  # control characters answer after the role checks (app.core.text)
     from app.catalog.media import media_app
 
     app.mount(settings.media_url_prefix.rstrip("/"), media_app(settings.media_root), name="media")

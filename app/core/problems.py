@@ -25,7 +25,7 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.messages import validation_message
-from app.core.text import CONTROL_OR_BREAK, TextRefused
+from app.core.text import CONTROL_OR_BREAK, TextRefused, pending_refusal
 
 log = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"
@@ -190,6 +190,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errs = validation_errors(exc, wants_english(request))
+        # The body failed its schema before the endpoint could raise a control-character refusal found for
+        # the same request (app.core.text): one 422 names both.
+        if (refusal := pending_refusal()) is not None:
+            errs += [e for e in refusal.errors or [] if e not in errs]
         return problem_response(request, ValidationFailed(errors=errs))
 
     @app.exception_handler(StarletteHTTPException)

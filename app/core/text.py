@@ -2,9 +2,10 @@
 
 PostgreSQL cannot store NUL in text (`invalid byte sequence for encoding "UTF8": 0x00`, a 500 before this),
 SQLite stores it as is, and control characters in names, codes or keys are never meant. One check, wired into
-both routers in `app/api.py` as a dependency (after authentication, before the body is validated), covers
-every route: JSON bodies (nested, keys included), query and path parameters, the `Idempotency-Key` header and
-HTTP Basic client credentials, CSV bodies (`text/csv`: the imports), form fields and uploaded file names.
+both routers in `app/api.py` as a dependency (on authenticated routes found after authentication and raised
+just before the endpoint, so the role, step-up and Idempotency-Key answers come first), covers every route:
+JSON bodies (nested, keys included), query and path parameters, the `Idempotency-Key` header and HTTP Basic
+client credentials, CSV bodies (`text/csv`: the imports), form fields and uploaded file names.
 
 Tab, CR and LF are admitted in free text only (descriptions, notes, reasons, addresses: `FREE_TEXT`, by field
 name); everywhere else they are refused too. A refusal is 422 `validation_failed` whose `errors[].field`
@@ -21,11 +22,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import Request
+from fastapi.routing import iter_route_contexts
 from starlette.datastructures import UploadFile
+from starlette.routing import BaseRoute
 
 from app.core.errors import ValidationFailed, field_error
 
@@ -129,8 +133,8 @@ def _basic_credentials(header: str) -> list[str]:
     return [f for f, part in zip(("client_id", "client_secret"), raw.partition(":")[::2], strict=True) if refused(part)]
 
 
-async def refuse_control_characters(request: Request) -> None:
-    """The one check (a router dependency): raises TextRefused naming every refused field."""
+async def _refusal(request: Request) -> TextRefused | None:
+    """The one check: a TextRefused naming every refused field of the request, or None."""
     fields: list[str] = []
     scope = request.scope
     if _QUERY_HINT.search(scope.get("query_string", b"")):
@@ -149,10 +153,56 @@ async def refuse_control_characters(request: Request) -> None:
         fields += _basic_credentials(headers.get("authorization", ""))
     if request.method in ("POST", "PUT", "PATCH"):
         fields += await _body_fields(request, headers.get("content-type", "").lower())
-    if fields:
-        from app.core.problems import wants_english
+    if not fields:
+        return None
+    from app.core.problems import wants_english
 
-        raise TextRefused(_errors(fields, wants_english(request)), oauth=oauth)
+    return TextRefused(_errors(fields, wants_english(request)), oauth=oauth)
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """Public routes (a router dependency): refuse at once — there is no role check to come first."""
+    if (exc := await _refusal(request)) is not None:
+        raise exc
+
+
+_pending: ContextVar[TextRefused | None] = ContextVar("text_refusal", default=None)
+
+
+async def defer_control_characters(request: Request) -> None:
+    """Authenticated routes (a router dependency, after authentication): find the refusal now, before any
+    dependency reads a string, but raise it only when the endpoint is about to run (`guard_endpoints`), so that
+    API.md's order holds: 401 → 403 → step-up 403 → Idempotency-Key 400 → 422."""
+    _pending.set(await _refusal(request))
+
+
+def pending_refusal() -> TextRefused | None:
+    """The refusal `defer_control_characters` found for the request being answered, if any."""
+    return _pending.get()
+
+
+def guard_endpoints(routes: Sequence[BaseRoute]) -> None:
+    """Make every route that depends on `defer_control_characters` raise its refusal first thing in the endpoint.
+
+    Run on the application's routes once they are all included: each inclusion of a route (FastAPI's route
+    contexts) has a dependant of its own, and that is the one its handler calls."""
+    for route in iter_route_contexts(routes):
+        dependant = getattr(route, "dependant", None)  # None for plain Starlette routes (/docs, /media)
+        if dependant is None or dependant.call is None:
+            continue
+        if not any(d.call is defer_control_characters for d in dependant.dependencies):
+            continue
+        call = dependant.call
+        if getattr(call, "_text_checked", False):
+            continue
+
+        async def checked(__call: Callable[..., Any] = call, **values: Any) -> Any:
+            if (exc := _pending.get()) is not None:
+                raise exc
+            return await __call(**values)
+
+        checked._text_checked = True  # type: ignore[attr-defined]
+        dependant.call = checked
 
 
 async def _body_fields(request: Request, ctype: str) -> list[str]:

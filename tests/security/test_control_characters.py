@@ -23,6 +23,7 @@ from PIL import Image
 from app.core.config import ROOT
 from app.core.text import refused, walk
 from tests.factories import Factory
+from tests.security.test_access_matrix import client_headers
 
 NUL = "a\u0000b"
 Path = list[str | int]
@@ -152,16 +153,30 @@ def cases(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], str]
                         yield method, url(), {"data": {name: NUL}}, name
 
 
-async def test_every_string_in_the_spec_refuses_nul(app: FastAPI, client: httpx.AsyncClient, admin_headers) -> None:
+async def test_every_string_in_the_spec_refuses_nul(
+    app: FastAPI, client: httpx.AsyncClient, factory: Factory, admin_headers
+) -> None:
     spec = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))  # = app.openapi() (drift test)
     all_cases = list(cases(spec))
     # The walk must reach the spec's breadth, so that a broken walk cannot pass by testing nothing.
     assert len(all_cases) > 200, len(all_cases)
     assert {c[3] for c in all_cases} >= {"username", "path.external_id", "query.q", "items.0.name", "file.filename"}
+    # Each route called by one who may call it (the role check answers before the refusal, as API.md orders),
+    # stepped up, with an Idempotency-Key.
+    bank = await factory.bank(["411725"])
+    farmer = factory.headers(await factory.user("farmer"))
+    await factory.step_up(farmer)
+    callers = {
+        "/me": farmer,
+        "/bank/": factory.headers(await factory.user("bank_admin", bank_id=bank.id)),
+        "/partner/": client_headers(bank.id, "products:write loans:write demands:write"),
+        "/agent/": factory.headers(await factory.user("station_agent")),
+    }
     failures = []
     for method, url, kwargs, field in all_cases:
         kw = dict(kwargs)
-        headers = {**admin_headers, **kw.pop("headers", {})}
+        who = next((h for prefix, h in callers.items() if url.startswith(prefix)), admin_headers)
+        headers = {**who, "Idempotency-Key": uuid.uuid4().hex, **kw.pop("headers", {})}
         r = await client.request(method.upper(), url, headers=headers, **kw)
         if url.endswith("/auth/token"):  # RFC 6749's error shape, as every other error of that endpoint
             ok = r.status_code == 400 and r.json()["error"] == "invalid_request" and field in r.text
@@ -232,6 +247,25 @@ async def test_header_and_basic_credentials(client: httpx.AsyncClient, admin_hea
 async def test_authentication_still_answers_first(client: httpx.AsyncClient) -> None:
     r = await client.post("/me/demands", json={"description": "\u0000"})
     assert r.status_code == 401
+
+
+async def test_the_checks_before_validation_still_answer_first(client: httpx.AsyncClient, factory: Factory) -> None:
+    """API.md's order: 401 → 403 → step-up 403 → Idempotency-Key 400 → 422; a control character is a 422."""
+    farmer = factory.headers(await factory.user("farmer"))
+    r = await client.post("/admin/regulators", json={"username": "ad\u0000min"}, headers=farmer)
+    assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    body = {"amount_fen": 100_000, "term_months": 12, "purpose": "plan\u0000ting"}
+    r = await client.post("/me/drawdowns", json=body, headers={**farmer, "Idempotency-Key": "k-1"})
+    assert r.status_code == 403 and r.json()["code"] == "step_up_required", r.text
+    await factory.step_up(farmer)
+    r = await client.post("/me/drawdowns", json=body, headers=farmer)
+    assert r.status_code == 400 and r.json()["code"] == "idempotency_key_required", r.text
+    r = await client.post("/me/drawdowns", json=body, headers={**farmer, "Idempotency-Key": "k-1"})
+    assert r.status_code == 422 and "purpose" in [e["field"] for e in r.json()["errors"]], r.text
+    # a body that also fails its schema names both the schema's fields and the control character's
+    r = await client.post("/me/demands", json={"description": "\u0000"}, headers=farmer)
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert r.status_code == 422 and "description" in fields and "amount_fen" in fields, r.text
 
 
 async def test_csv_imports_name_line_and_column(client: httpx.AsyncClient, admin_headers) -> None:
