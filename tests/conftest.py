@@ -31,6 +31,9 @@ os.environ.update(
         "SMS_IP_PER_HOUR": "1000000",
         "SMS_GLOBAL_PER_HOUR": "1000000",
         "LOG_LEVEL": "WARNING",
+        # The concurrency tests send 50 requests at once over 15 connections: on a loaded machine the default 5 s
+        # wait for a connection would turn a refusal the test counts into a 503.
+        "DB_POOL_TIMEOUT_SECONDS": "30",
         # Read replicas (the scale pass of .ci/run): lag-tolerant routes read from them, and each such read
         # first waits for the replica to replay what the primary had committed, so every test sees its writes.
         "DATABASE_READ_URLS": os.environ.get("TEST_DATABASE_READ_URLS", ""),
