@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection, SSLConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 Redis = aioredis.Redis
 
@@ -57,6 +59,39 @@ def parse_multi_host(url: str) -> MultiHostUrl:
     return MultiHostUrl(scheme.startswith("rediss"), username, password, hosts, [p for p in path.split("/") if p])
 
 
+class _ClosedTransportAsConnectionError:
+    """A pooled connection whose transport was closed under it (the peer reset it while idle, or a cluster
+    client's re-initialisation disconnected the node) is reconnected before the write, and a transport that
+    closes during the write raises `ConnectionError`, which redis-py retries, instead of the raw
+    `RuntimeError` (uvloop) or `TypeError`/`AttributeError` (CPython 3.12+) the event loop throws there, which
+    no retry policy recognises (redis-py issue 4287): a 500 on the login path in the scale test."""
+
+    _writer: Any
+
+    def _transport_closed(self) -> bool:
+        transport = getattr(self._writer, "transport", None) if self._writer is not None else None
+        return self._writer is not None and (transport is None or transport.is_closing())
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if self._transport_closed():
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            if not self._transport_closed() and self._writer is not None:
+                raise
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise RedisConnectionError(f"Redis connection closed during a write: {exc}") from exc
+
+
+class SafeConnection(_ClosedTransportAsConnectionError, Connection):
+    pass
+
+
+class SafeSSLConnection(_ClosedTransportAsConnectionError, SSLConnection):
+    pass
+
+
 def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.0) -> Any:
     """A blocking pool: past `max_connections` a command waits up to `pool_timeout` seconds for a connection
     (then ConnectionError, answered 503) instead of failing at once, as redis-py's default pool does."""
@@ -70,7 +105,7 @@ def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.
         from redis.asyncio.cluster import ClusterNode, RedisCluster
 
         u = parse_multi_host(url)
-        return RedisCluster(
+        cluster = RedisCluster(
             startup_nodes=[ClusterNode(h, p) for h, p in u.hosts],
             username=u.username,
             password=u.password,
@@ -80,6 +115,12 @@ def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.
             socket_connect_timeout=pool_timeout,
             health_check_interval=30,
         )
+        # RedisCluster takes no connection class; every node it discovers is built from these kwargs.
+        safe = SafeSSLConnection if u.tls else SafeConnection
+        cluster.connection_kwargs["connection_class"] = safe
+        for node in cluster.startup_nodes:
+            node.connection_class = safe
+        return cluster
     if url.startswith(SENTINEL_SCHEMES):
         from redis.asyncio.sentinel import Sentinel
 
@@ -104,6 +145,9 @@ def make_redis(url: str, *, max_connections: int = 100, pool_timeout: float = 5.
         timeout=pool_timeout,
         decode_responses=True,
         health_check_interval=30,
+    )
+    pool.connection_class = {Connection: SafeConnection, SSLConnection: SafeSSLConnection}.get(
+        pool.connection_class, pool.connection_class
     )
     return aioredis.Redis.from_pool(pool)
 

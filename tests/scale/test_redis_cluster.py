@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.redis import is_cluster, make_redis, parse_multi_host
+from app.core.redis import SafeConnection, is_cluster, make_redis, parse_multi_host
 from tests.factories import Factory
 
 ON_CLUSTER = "+cluster://" in os.environ.get("TEST_REDIS_URL", "")
@@ -37,6 +37,69 @@ def test_each_url_form_makes_its_client() -> None:
     s = make_redis("redis+sentinel://127.0.0.1:18297/mymaster/3")
     assert s.connection_pool.service_name == "mymaster" and s.connection_pool.connection_kwargs["db"] == 3
     assert not is_cluster(make_redis("redis://127.0.0.1:18296/0"))
+    # Both real clients build connections that turn a closed transport into a retryable ConnectionError.
+    assert c.connection_kwargs["connection_class"] is SafeConnection
+    assert all(n.connection_class is SafeConnection for n in c.startup_nodes)
+    assert make_redis("redis://127.0.0.1:18296/0").connection_pool.connection_class is SafeConnection
+
+
+REAL_REDIS = os.environ.get("TEST_REDIS_URL", "")
+needs_real_redis = pytest.mark.skipif(
+    not REAL_REDIS.startswith(("redis://", "redis+cluster://")), reason="needs a real Redis (TEST_REDIS_URL)"
+)
+
+
+async def _closed_under_the_client(url: str) -> list[SafeConnection]:
+    """A client whose pooled connections all had their transport closed while idle (as a peer reset, or a
+    cluster client's re-initialisation, leaves them)."""
+    r = make_redis(url)
+    await r.set(f"probe:{uuid.uuid4().hex}", "1", ex=30)
+    if is_cluster(r):
+        conns = [c for n in r.get_nodes() for c in n._connections]
+    else:
+        conns = list(r.connection_pool._available_connections)
+    for conn in conns:
+        conn._writer.transport.abort()
+    return r, conns  # type: ignore[return-value]
+
+
+@needs_real_redis
+async def test_a_connection_closed_while_idle_is_reconnected_not_a_500() -> None:
+    r, conns = await _closed_under_the_client(REAL_REDIS)
+    try:
+        assert conns
+        key = f"probe:{uuid.uuid4().hex}"
+        for _ in range(3):  # every command, on every node, finds its connection closed and reconnects
+            assert await r.set(key, "1", ex=30)
+            assert await r.get(key) == "1"
+    finally:
+        await r.aclose()
+
+
+@needs_real_redis
+async def test_a_write_on_a_transport_that_closes_raises_connection_error() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    r = make_redis(REAL_REDIS)
+    try:
+        await r.ping() if not is_cluster(r) else await r.set(f"probe:{uuid.uuid4().hex}", "1", ex=30)
+        conn = (
+            next(c for n in r.get_nodes() for c in n._connections)
+            if is_cluster(r)
+            else r.connection_pool._available_connections[0]
+        )
+        writer = conn._writer
+
+        def closing_write(_data: object) -> None:
+            writer.transport.abort()
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+        writer.writelines = closing_write
+        with pytest.raises(RedisConnectionError):
+            await conn.send_packed_command(conn.pack_command("PING"), check_health=False)
+        assert not conn.is_connected
+    finally:
+        await r.aclose()
 
 
 def test_revocation_keys_share_one_slot() -> None:
@@ -57,7 +120,12 @@ async def test_a_revoked_session_is_refused_on_a_cluster(
     sid = uuid.uuid4().hex
     headers = factory.headers(await factory.user("farmer"), sid=sid)
     assert (await client.get("/me", headers=headers)).status_code == 200
-    await app.state.redis.set(f"revoked:sid:{sid}", "1", ex=60)
+    from app.auth import revocation
+
+    async with app.state.db.sessionmaker() as s:
+        await revocation.revoke(s, app.state.redis, revocation.SID, sid)
+        await s.commit()
+    assert await app.state.redis.get(revocation.cache_key(revocation.SID, sid)) == "1"
     r = await client.get("/me", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "token_invalid"
 
