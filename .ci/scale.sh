@@ -106,13 +106,17 @@ curl -fsI "http://127.0.0.1:$NGINX_PORT/media/probe.txt" | grep -qi '^cache-cont
 echo "-- cross-process tests through nginx"
 targets=(tests/scale/test_cross_process.py)
 [ -d tests/multiprocess ] && targets+=(tests/multiprocess)
+# The multiprocess races check the database and Redis the servers use (TEST_DATABASE_URL, TEST_REDIS_URL: the
+# same database and cluster as the two API processes); without them they would skip.
 if ! env -u DATABASE_URL -u DATABASE_READ_URLS -u REDIS_URL \
+  TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$DB" TEST_REDIS_URL="$CLUSTER_URL" \
   SCALE_API_URLS="http://127.0.0.1:$NGINX_PORT/api/v1" SCALE_SMS_OUTBOX="$WORK/sms-outbox.jsonl" \
   SCALE_ADMIN_USERNAME=scale-admin SCALE_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   .venv/bin/python -m pytest "${targets[@]}" 2>&1 | tee "$WORK/cross.log"; then
   show_logs; exit 1
 fi
 grep -qE '[0-9]+ passed' "$WORK/cross.log" || { echo "the cross-process tests ran nothing"; exit 1; }
+if grep -qE '[0-9]+ skipped' "$WORK/cross.log"; then echo "cross-process tests skipped through nginx"; exit 1; fi
 
 if [ "${SCALE_SKIP_SUITE:-}" = 1 ]; then echo "0 passed, 0 failed" >"$WORK/suite.log"; else
 echo "-- the whole suite with the replica and the cluster (TEST_DATABASE_READ_URLS, TEST_REDIS_URL)"
