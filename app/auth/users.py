@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.errors import PasswordRejected, UsernameTaken
 from app.auth.models import User
-from app.banks.models import Bank
-from app.core import audit
+from app.core import audit, hooks
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.principal import BANK_ROLES, Role
@@ -80,11 +79,10 @@ async def create_bank_user(
 ) -> User:
     if role not in BANK_ROLES:
         raise ValidationFailed(errors=[field_error("role", "role_not_allowed", "只能创建 bank_staff 或 bank_admin")])
-    bank = await session.get(Bank, bank_id)
-    if bank is None:
+    if await hooks.ask("auth.bank_active", session, bank_id=bank_id) is None:  # no such bank (app.banks answers)
         raise NotFound()
     return await create_platform_user(
-        session, role=role, username=username, password=password, bank_id=bank.id, real_name=real_name, phone=phone
+        session, role=role, username=username, password=password, bank_id=bank_id, real_name=real_name, phone=phone
     )
 
 

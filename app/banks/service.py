@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from app.banks.models import Bank, BankCounty
 from app.banks.schemas import BankCreate, BankPublic, BankUpdate
-from app.core import audit
+from app.core import audit, hooks
 from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_uuid
 from app.regions.models import Region
@@ -22,6 +22,14 @@ async def get_bank(session: AsyncSession, bank_id: uuid.UUID) -> Bank:
     if bank is None:
         raise NotFound(("银行不存在", "No such bank"))
     return bank
+
+
+@hooks.subscribe("auth.bank_active")
+async def bank_active(session: AsyncSession, *, bank_id: uuid.UUID) -> bool | None:
+    """What auth asks before it makes a bank's staff account or gives a bank's API client a token: None for no
+    such bank, else whether it is active."""
+    bank = await session.get(Bank, bank_id)
+    return None if bank is None else bank.is_active
 
 
 async def bank_counties(session: AsyncSession, bank_id: uuid.UUID) -> set[str]:
