@@ -38,9 +38,13 @@ SEEDERS.append(seed_credit)
 
 
 async def seed_accounts(session: AsyncSession) -> None:
+    """The demo accounts, with the ids of the demo banks (auth reads no bank table itself)."""
+    from app.auth.seed import bank_shorts
     from app.auth.seed import seed_accounts as seed
+    from app.catalog.seed import demo_bank_id
 
-    await seed(session)
+    banks = {short: bank_id for short in sorted(bank_shorts()) if (bank_id := await demo_bank_id(session, short))}
+    await seed(session, banks)
 
 
 SEEDERS.append(seed_accounts)
