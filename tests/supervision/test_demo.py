@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli import SEEDERS
+from app.seed import SEEDERS
 from app.core.dates import china_today
 from app.core.db import metadata
 from app.credit import areas
