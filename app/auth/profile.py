@@ -30,7 +30,7 @@ from app.core.errors import (
 )
 from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
 from app.core.principal import Role
-from app.regions.models import Region
+from app.regions import service as regions
 
 ID_KIND = "resident_id"
 USCC_KIND = "uscc"  # also the key-enterprise list's (`app.enterprises`): one keyed hash finds both
@@ -84,7 +84,7 @@ class DemandApplicant:
 async def _place(session: AsyncSession, code: str | None) -> str | None:
     if not code:
         return None
-    region = await session.get(Region, code)
+    region = await regions.find(session, code)
     return region.code if region is not None and region.level in ("village", "community") else None
 
 
@@ -184,7 +184,7 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
                 errors=[field_error("id_number", "id_number_invalid", "身份证号码无效（GB 11643 校验位不符）")]
             )
     if "village_code" in changes and changes["village_code"] is not None:
-        region = await session.get(Region, changes["village_code"])
+        region = await regions.find(session, changes["village_code"])
         if region is None or region.level not in ("village", "community"):
             raise ValidationFailed(errors=[field_error("village_code", "village_unknown", "村（社区）代码不存在")])
     identity_change = ("real_name" in changes and changes["real_name"] != user.real_name) or (

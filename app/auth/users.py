@@ -14,7 +14,7 @@ from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.principal import BANK_ROLES, Role
 from app.core.security import hash_password
-from app.regions.models import Region
+from app.regions import service as regions
 
 
 async def create_platform_user(
@@ -96,7 +96,7 @@ async def create_regulator(
     region_code: str | None,
 ) -> User:
     region_code = region_code or "4117"
-    if await session.get(Region, region_code) is None:
+    if await regions.find(session, region_code) is None:
         raise ValidationFailed(errors=[field_error("region_code", "region_unknown", "行政区划代码不存在")])
     return await create_platform_user(
         session,

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app.auth import profile, rights
 from app.auth.models import User
-from app.banks.models import Bank
+from app.banks import service as banks
 from app.consents.models import Consent, ConsentText
 from app.consents.schemas import ConsentBank, ConsentPublic, ConsentTextPublic
 from app.core import audit
@@ -181,10 +181,7 @@ async def withdraw_for_bank(
 
 
 async def _bank_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    rows = (await session.execute(select(Bank.id, Bank.name).where(col(Bank.id).in_(ids)))).all()
-    return {i: n for i, n in rows}
+    return await banks.bank_names(session, ids)
 
 
 def _public(c: Consent, names: dict[uuid.UUID, str]) -> ConsentPublic:

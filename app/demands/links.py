@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.models import EnterpriseProfile
-from app.catalog.models import TARGET_BITS
+from app.catalog.service import TARGET_BITS
 from app.core import audit, hooks
 from app.core.db import utcnow
 from app.credit.models import Household

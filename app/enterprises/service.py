@@ -26,7 +26,8 @@ from app.core.principal import Principal, Role
 from app.enterprises import repository
 from app.enterprises.models import KeyEnterprise
 from app.enterprises.schemas import KeyEnterprisePublic, KeyEnterprisePut
-from app.regions.models import Level, Region
+from app.regions import service as regions
+from app.regions.service import Level
 
 Listener = Callable[[AsyncSession, str], Awaitable[None]]
 _LISTENERS: list[Listener] = []
@@ -96,12 +97,7 @@ def _public(k: KeyEnterprise, names: dict[str, str]) -> KeyEnterprisePublic:
 
 
 async def _county_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    names = {}
-    for c in set(codes):
-        r = await session.get(Region, c)
-        if r is not None:
-            names[c] = r.name
-    return names
+    return await regions.names(session, codes)
 
 
 def _summary(k: KeyEnterprise) -> dict[str, Any]:
@@ -115,7 +111,7 @@ async def put(
     nothing). A code is on one county's list at a time: another county in the body moves it there."""
     code = _code(raw_code)
     scope = _scope(p)
-    county = await session.get(Region, body.county_code)
+    county = await regions.find(session, body.county_code)
     if county is None or county.level != Level.county:
         raise ValidationFailed(errors=[field_error("county_code", "county_unknown", "县区代码不存在")])
     existing = await repository.get(session, code, lock=True)
