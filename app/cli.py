@@ -15,9 +15,9 @@ from app import wiring as _wiring  # noqa: F401 - every table and every cross-do
 from app.core.config import ROOT, get_settings
 from app.core.db import Database, session_scope
 from app.core.logging import configure_logging
+from app.seed import SEEDERS as SEEDERS  # the demo seeders, in order (app.seed owns the list)
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], Awaitable[int]]]] = {}
-SEEDERS: list[Callable[[Any], Awaitable[None]]] = []
 
 
 def command(name: str, help_text: str) -> Callable[[Any], Any]:
@@ -54,13 +54,9 @@ async def create_user(args: argparse.Namespace) -> int:
 
 @command("seed-demo", "加载演示数据（可重复执行）")
 async def seed_demo(args: argparse.Namespace) -> int:
-    # Run as `python -m app.cli`, this module is `__main__`; the seeders register on `app.cli.SEEDERS`.
-    import app.seed  # noqa: F401 - registers the domains' seeders
-    from app.cli import SEEDERS as seeders
-
     db = _db()
     try:
-        for seeder in seeders:
+        for seeder in SEEDERS:
             async for session in session_scope(db):
                 await seeder(session)
     finally:

@@ -96,7 +96,7 @@ async def sweep_drawdowns(db: Database, redis: Any) -> int:
 async def sweep_demands(db: Database, redis: Any) -> int:
     """Record demands past their 30 days as expired (telling the farmer); at most every 5 minutes, give open
     demands their household's current stars and match score (the join scans the open demands)."""
-    from app.demands import sweeps
+    from app.demands import service as sweeps
 
     async with db.sessionmaker() as session:
         done = await sweeps.expire_due(session)

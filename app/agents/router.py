@@ -13,7 +13,7 @@ from app.auth.schemas import SmsCodeSent
 from app.core.deps import RedisDep, SessionDep, client_ip
 from app.core.idempotency import IdempotencyOptional
 from app.core.pagination import Cursor, Limit, Page
-from app.demands.schemas import DemandPublic
+from app.demands.service import DemandPublic
 
 router = APIRouter(prefix="/agent", tags=["agents"])
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.credit.schemas import Score
-from app.demands.schemas import DemandCreate
+from app.demands.service import DemandCreate
 
 CODE = Field(min_length=1, max_length=16, description="农户手机收到的 6 位授权验证码（consent）")
 

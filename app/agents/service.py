@@ -24,9 +24,8 @@ from app.core.pagination import decode_cursor, page_of, parse_uuid
 from app.core.principal import Principal
 from app.credit.models import Household
 from app.credit.ratings import set_village_score
-from app.demands import offers, posting
-from app.demands.models import Demand
-from app.demands.schemas import DemandPublic
+from app.demands import service as demands
+from app.demands.service import DemandPublic
 from app.notifications.service import notify
 from app.stations.service import agent_village
 
@@ -125,7 +124,7 @@ async def file_demand(session: AsyncSession, redis: Any, p: Principal, body: Age
         86400,
         ("该农户今日发布融资需求次数已达上限，请明天再试", "Too many demands today for this household"),
     )
-    out = await posting.create_for_household(session, h, body.demand(), filed_by=p)
+    out = await demands.create_for_household(session, h, body.demand(), filed_by=p)
     text = f"村服务站已按您的授权，为您发布 {yuan_text(out.amount_fen)} 元的融资需求。如非本人意愿，请在 App 中撤回。"
     await _tell(h, session, "demand.filed_by_agent", "服务站已为您代办融资需求", out.id, text)
     return out
@@ -134,12 +133,12 @@ async def file_demand(session: AsyncSession, redis: Any, p: Principal, body: Age
 async def accept_offer(
     session: AsyncSession, redis: Any, p: Principal, demand_id: uuid.UUID, offer_id: uuid.UUID, code: str
 ) -> DemandPublic:
-    household_id = await session.scalar(select(Demand.household_id).where(Demand.id == demand_id))
+    household_id = await demands.household_of_demand(session, demand_id)
     if household_id is None:
         raise NotFound()
     h = await _household(session, p, household_id)
     await _confirm(redis, h, code)
-    out = await offers.accept_offer(session, demand_id, offer_id, household_id=h.id, via_agent=p)
+    out = await demands.accept_offer(session, demand_id, offer_id, household_id=h.id, via_agent=p)
     text = "村服务站已按您的授权为您接受了银行报价，该银行可以看到您的姓名和手机号并联系您；可在 App 中撤回授权。"
     await _tell(h, session, "offer.accepted_by_agent", "服务站已为您接受银行报价", out.id, text)
     return out

@@ -8,6 +8,8 @@ common prefix of the counties it serves (products, banks and what hangs off a ba
 staff). An object of several counties is thus shown to the regulator of the region that holds them all (the city
 for a product of two counties), never to one county's regulator. Platform-level entries (regions, snapshots,
 admin accounts) keep no region: only a regulator of the whole city (and admins) see them.
+
+The columns it reads are declared in `app.auditlog.read_model`, not imported from the owning domains.
 """
 
 from __future__ import annotations
@@ -19,18 +21,23 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.auth.models import ApiClient, User
-from app.banks.models import BankCounty
-from app.catalog.models import Product
-from app.consents.models import Consent
+from app.auditlog.read_model import (
+    api_clients,
+    bank_counties,
+    certificates,
+    consents,
+    demand_offers,
+    demands,
+    drawdowns,
+    households,
+    objections,
+    products,
+    stations,
+    users,
+    webhook_endpoints,
+)
 from app.core.audit import AuditEntry
-from app.credit.models import Certificate, Household, Objection
-from app.demands.models import Demand, DemandOffer
-from app.drawdowns.models import Drawdown
-from app.stations.models import Station
-from app.webhooks.models import WebhookEndpoint
 
 Resolver = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, str | None]]]
 
@@ -58,7 +65,7 @@ async def _bank_regions(session: AsyncSession, bank_ids: Iterable[uuid.UUID]) ->
     counties: dict[uuid.UUID, list[str]] = defaultdict(list)
     ids = list(set(bank_ids))
     if ids:
-        stmt = select(BankCounty.bank_id, BankCounty.county_code).where(col(BankCounty.bank_id).in_(ids))
+        stmt = select(bank_counties.c.bank_id, bank_counties.c.county_code).where(bank_counties.c.bank_id.in_(ids))
         for bank_id, county in (await session.execute(stmt)).all():
             counties[bank_id].append(county)
     return {b: common_prefix(counties.get(b, [])) for b in ids}
@@ -77,51 +84,53 @@ async def _via_bank(session: AsyncSession, stmt: Any) -> dict[uuid.UUID, str | N
 async def _household_village(session: AsyncSession, stmt: Any) -> dict[uuid.UUID, str | None]:
     owner = await _owners(session, stmt)
     hh = [h for h in owner.values() if h is not None]
-    villages = await _pairs(session, select(Household.id, Household.village_code).where(col(Household.id).in_(hh)))
+    villages = await _pairs(session, select(households.c.id, households.c.village_code).where(households.c.id.in_(hh)))
     return {k: villages.get(h) if h is not None else None for k, h in owner.items()}
 
 
 async def _drawdowns(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _pairs(session, select(Drawdown.id, Drawdown.village_code).where(col(Drawdown.id).in_(ids)))
+    return await _pairs(session, select(drawdowns.c.id, drawdowns.c.village_code).where(drawdowns.c.id.in_(ids)))
 
 
 async def _households(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _pairs(session, select(Household.id, Household.village_code).where(col(Household.id).in_(ids)))
+    return await _pairs(session, select(households.c.id, households.c.village_code).where(households.c.id.in_(ids)))
 
 
 async def _certificates(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
     return await _household_village(
-        session, select(Certificate.id, Certificate.household_id).where(col(Certificate.id).in_(ids))
+        session, select(certificates.c.id, certificates.c.household_id).where(certificates.c.id.in_(ids))
     )
 
 
 async def _objections(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _pairs(session, select(Objection.id, Objection.village_code).where(col(Objection.id).in_(ids)))
+    return await _pairs(session, select(objections.c.id, objections.c.village_code).where(objections.c.id.in_(ids)))
 
 
 async def _demands(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _pairs(session, select(Demand.id, Demand.village_code).where(col(Demand.id).in_(ids)))
+    return await _pairs(session, select(demands.c.id, demands.c.village_code).where(demands.c.id.in_(ids)))
 
 
 async def _offers(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
     stmt = (
-        select(DemandOffer.id, Demand.village_code)
-        .join(Demand, col(Demand.id) == DemandOffer.demand_id)
-        .where(col(DemandOffer.id).in_(ids))
+        select(demand_offers.c.id, demands.c.village_code)
+        .join(demands, demands.c.id == demand_offers.c.demand_id)
+        .where(demand_offers.c.id.in_(ids))
     )
     return await _pairs(session, stmt)
 
 
 async def _consents(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _household_village(session, select(Consent.id, Consent.household_id).where(col(Consent.id).in_(ids)))
+    return await _household_village(
+        session, select(consents.c.id, consents.c.household_id).where(consents.c.id.in_(ids))
+    )
 
 
 async def _stations(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _pairs(session, select(Station.id, Station.village_code).where(col(Station.id).in_(ids)))
+    return await _pairs(session, select(stations.c.id, stations.c.village_code).where(stations.c.id.in_(ids)))
 
 
 async def _products(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    rows = (await session.execute(select(Product.id, Product.county_codes).where(col(Product.id).in_(ids)))).all()
+    rows = (await session.execute(select(products.c.id, products.c.county_codes).where(products.c.id.in_(ids)))).all()
     return {pid: common_prefix(codes or []) for pid, codes in rows}
 
 
@@ -130,18 +139,20 @@ async def _banks(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID,
 
 
 async def _api_clients(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    return await _via_bank(session, select(ApiClient.id, ApiClient.bank_id).where(col(ApiClient.id).in_(ids)))
+    return await _via_bank(session, select(api_clients.c.id, api_clients.c.bank_id).where(api_clients.c.id.in_(ids)))
 
 
 async def _webhooks(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
     return await _via_bank(
-        session, select(WebhookEndpoint.id, WebhookEndpoint.bank_id).where(col(WebhookEndpoint.id).in_(ids))
+        session, select(webhook_endpoints.c.id, webhook_endpoints.c.bank_id).where(webhook_endpoints.c.id.in_(ids))
     )
 
 
 async def _users(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
     """A farmer by its village; bank staff by their bank's counties; platform accounts have none."""
-    rows = (await session.execute(select(User.id, User.village_code, User.bank_id).where(col(User.id).in_(ids)))).all()
+    rows = (
+        await session.execute(select(users.c.id, users.c.village_code, users.c.bank_id).where(users.c.id.in_(ids)))
+    ).all()
     banks = await _bank_regions(session, [b for _, _, b in rows if b is not None])
     return {uid: village or (banks.get(bank) if bank is not None else None) for uid, village, bank in rows}
 

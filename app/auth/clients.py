@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import sessions
 from app.auth.models import ApiClient
-from app.banks.models import Bank
-from app.core import audit
+from app.core import audit, hooks
 from app.core.errors import NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Role
@@ -127,8 +126,7 @@ async def client_credentials(session: AsyncSession, client_id: str, secret: str,
     matches = constant_time_equal(_secret_hash(secret), client.secret_hash if client else _DUMMY)
     if client is None or not matches or client.revoked_at is not None:
         raise OAuthError(401, "invalid_client", "Client authentication failed")
-    bank = await session.get(Bank, client.bank_id)
-    if bank is None or not bank.is_active:
+    if await hooks.ask("auth.bank_active", session, bank_id=client.bank_id) is not True:  # app.banks answers
         raise OAuthError(401, "invalid_client", "Client authentication failed")
     granted = set(client.scopes.split())
     if scope is not None and scope.strip():

@@ -1,25 +1,28 @@
-"""The farmer's own account: profile, household linking, enterprise profile, phone change."""
+"""The farmer's own account: profile, household linking, enterprise profile, phone change.
+
+Auth sits below the domains whose facts `/me` shows, so it asks them through `app.core.hooks` (answered by the
+modules `app.wiring` imports): `auth.household_of` (credit: the linked household), `auth.identity_set` (credit:
+link the household whose resident ID and name match), `auth.key_enterprise` (enterprises: is the account's
+enterprise on its county's list), and it announces `auth.enterprise_changed` (enterprises re-marks the demands).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth import otp, sessions
 from app.auth.models import EnterpriseProfile, User
-from app.core import audit, crypto, ratelimit
+from app.core import audit, crypto, hooks, ratelimit
 from app.core.config import get_settings
 from app.core.errors import (
     Conflict,
-    HouseholdAlreadyLinked,
     InvalidState,
     TokenInvalid,
     ValidationFailed,
@@ -27,13 +30,10 @@ from app.core.errors import (
 )
 from app.core.identity import normalize_mobile, normalize_resident_id, normalize_uscc
 from app.core.principal import Role
-from app.credit.models import Household
-from app.enterprises import service as key_enterprises
-from app.regions.models import Region
-from app.supervision import counters
+from app.regions import service as regions
 
 ID_KIND = "resident_id"
-USCC_KIND = key_enterprises.USCC_KIND
+USCC_KIND = "uscc"  # also the key-enterprise list's (`app.enterprises`): one keyed hash finds both
 
 
 async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
@@ -49,8 +49,10 @@ async def load_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = F
     return user
 
 
-async def linked_household(session: AsyncSession, user_id: uuid.UUID) -> Household | None:
-    return (await session.execute(select(Household).where(Household.user_id == user_id))).scalar_one_or_none()
+async def linked_household(session: AsyncSession, user_id: uuid.UUID) -> Any:
+    """The household linked to the account (credit's row: `id`, `real_name`, `village_code`, `stars`,
+    `is_registered_poor`...), or None. Credit answers (`app.credit.linking`)."""
+    return await hooks.ask("auth.household_of", session, user_id=user_id)
 
 
 async def enterprise_of(session: AsyncSession, user_id: uuid.UUID) -> EnterpriseProfile | None:
@@ -73,7 +75,7 @@ class DemandApplicant:
     has not rated it yet, or not under this name); else nobody (`missing` says what to fill in)."""
 
     kind: str | None  # household | enterprise | unrated_household | None
-    household: Household | None = None
+    household: Any = None  # credit's household row
     enterprise: EnterpriseProfile | None = None
     village_code: str | None = None
     missing: list[str] = dataclasses.field(default_factory=list)
@@ -82,7 +84,7 @@ class DemandApplicant:
 async def _place(session: AsyncSession, code: str | None) -> str | None:
     if not code:
         return None
-    region = await session.get(Region, code)
+    region = await regions.find(session, code)
     return region.code if region is not None and region.level in ("village", "community") else None
 
 
@@ -90,7 +92,7 @@ async def demand_applicant(
     session: AsyncSession,
     user: User,
     *,
-    household: Household | None = None,
+    household: Any = None,
     enterprise: EnterpriseProfile | None = None,
 ) -> DemandApplicant:
     household = household or await linked_household(session, user.id)
@@ -118,7 +120,10 @@ async def key_enterprise(session: AsyncSession, user: User, enterprise: Enterpri
     """The account's enterprise is on the key-enterprise list of its county (the county of its village)."""
     if enterprise is None or not user.village_code:
         return False
-    return await key_enterprises.is_listed(session, enterprise.uscc_hash, user.village_code[:6])
+    listed = await hooks.ask(
+        "auth.key_enterprise", session, uscc_hash=enterprise.uscc_hash, county_code=user.village_code[:6]
+    )
+    return listed is True
 
 
 async def view(session: AsyncSession, user: User) -> dict[str, Any]:
@@ -155,79 +160,7 @@ def enterprise_view(e: EnterpriseProfile) -> dict[str, Any]:
     }
 
 
-# ---- linking an account to its household -------------------------------------------------------------
-
-LinkListener = Callable[[AsyncSession, uuid.UUID, Household], Awaitable[None]]
-_ON_LINKED: list[LinkListener] = []
-
-
-def on_linked(fn: LinkListener) -> None:
-    """Call `fn(session, user_id, household)` in the transaction that links an account to its household (the
-    demand library gives the account's unrated demands their household)."""
-    if fn not in _ON_LINKED:
-        _ON_LINKED.append(fn)
-
-
-async def link(session: AsyncSession, user_id: uuid.UUID, household: Household) -> None:
-    """Link: the household row is locked by the caller and has no other account."""
-    household.user_id = user_id
-    household.updated_at = datetime.now(UTC)
-    session.add(household)
-    await session.flush()
-    await counters.move_households(session, {household.village_code: (0, 1)})
-    for fn in _ON_LINKED:
-        await fn(session, user_id, household)
-
-
-async def link_waiting_accounts(session: AsyncSession, id_hashes: Sequence[str]) -> list[tuple[uuid.UUID, Household]]:
-    """After a ratings import (the keyed hashes of its resident IDs): each household without an account links
-    the one farmer account whose real name and resident ID both match it and which has no household yet — what
-    `PATCH /me` would have done had the household existed then. An ID match under another name links nothing;
-    two accounts claiming the same ID and name link neither (a dispute for the platform). Returns the links."""
-    claims: dict[str, list[tuple[uuid.UUID, str | None]]] = {}
-    for i in range(0, len(id_hashes), 1000):
-        rows = await session.execute(
-            select(User.id, User.real_name, User.id_number_hash)
-            .outerjoin(Household, Household.user_id == User.id)
-            .where(
-                col(User.id_number_hash).in_(id_hashes[i : i + 1000]),
-                User.role == Role.farmer,
-                col(User.deleted_at).is_(None),
-                col(Household.id).is_(None),
-            )
-        )
-        for uid, name, id_hash in rows.all():
-            claims.setdefault(id_hash, []).append((uid, name))
-    if not claims:
-        return []
-    households = (
-        (
-            await session.execute(
-                select(Household)
-                .where(col(Household.id_number_hash).in_(sorted(claims)), col(Household.user_id).is_(None))
-                .order_by(Household.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    made: list[tuple[uuid.UUID, Household]] = []
-    for h in households:
-        matching = [uid for uid, name in claims[h.id_number_hash] if name and name == h.real_name]
-        if len(matching) != 1:
-            continue
-        await link(session, matching[0], h)
-        await audit.record(
-            session,
-            action="user.household_autolink",
-            object_type="user",
-            object_id=matching[0],
-            after={"household_linked": True, "household_id": str(h.id)},
-        )
-        made.append((matching[0], h))
-    return made
+# ---- linking an account to its household (credit links: `app.credit.linking`) ---------------------------
 
 
 def _link_tag(user_id: uuid.UUID) -> str:
@@ -251,7 +184,7 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
                 errors=[field_error("id_number", "id_number_invalid", "身份证号码无效（GB 11643 校验位不符）")]
             )
     if "village_code" in changes and changes["village_code"] is not None:
-        region = await session.get(Region, changes["village_code"])
+        region = await regions.find(session, changes["village_code"])
         if region is None or region.level not in ("village", "community"):
             raise ValidationFailed(errors=[field_error("village_code", "village_unknown", "村（社区）代码不存在")])
     identity_change = ("real_name" in changes and changes["real_name"] != user.real_name) or (
@@ -279,17 +212,9 @@ async def update_profile(session: AsyncSession, redis: Any, user_id: uuid.UUID, 
     session.add(user)
     linked = False
     if wants_link and user.real_name and user.id_number_hash:
-        candidate = (
-            await session.execute(
-                select(Household).where(Household.id_number_hash == user.id_number_hash).with_for_update()
-            )
-        ).scalar_one_or_none()
-        if candidate is not None and candidate.real_name == user.real_name:
-            if candidate.user_id is not None and candidate.user_id != user.id:
-                raise HouseholdAlreadyLinked()
-            await link(session, user.id, candidate)
-            linked = True
-        else:
+        # Credit links the household whose resident ID and name match (409 when another account has it).
+        linked = True in await hooks.publish("auth.identity_set", session, user=user)
+        if not linked:
             attempt = None  # a failed attempt: it stays counted
     if attempt is not None:
         await ratelimit.refund(redis, attempt)
@@ -325,7 +250,7 @@ async def put_enterprise(session: AsyncSession, user_id: uuid.UUID, name: str, c
     session.add(profile)
     await session.flush()
     await audit.record(session, action="user.enterprise_update", object_type="user", object_id=user.id)
-    await key_enterprises.changed(session, profile.uscc_hash)  # its open demands: on the list or not
+    await hooks.publish("auth.enterprise_changed", session, uscc_hash=profile.uscc_hash)  # its open demands
     return profile
 
 

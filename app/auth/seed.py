@@ -1,6 +1,7 @@
 """Demo accounts (idempotent): the platform operator, a city-wide and a county regulator, bank staff, a bank
 system's API client with published demo credentials, and the demo farmers' accounts (made for the other domains'
-seeders through `demo_farmer`, which links a household the way `PATCH /me` does).
+seeders through `demo_farmer`, which links a household the way `PATCH /me` does). The banks' ids come from the
+top-level `app/seed.py`, which seeds the banks (auth sits below them and reads none of their tables).
 
 The demo passwords are fixed by the product owner (the admin one contains its username, which the policy refuses
 for real accounts), so the seeder skips the policy check; never do that for input from a request. Every value
@@ -8,7 +9,9 @@ here is a demo value, listed in the README: none may ever reach a real deploymen
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -16,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import clients, profile, users
 from app.auth.models import ApiClient, User
-from app.banks.models import Bank
-from app.core import crypto
+from app.core import crypto, hooks
+from app.core.errors import HouseholdAlreadyLinked
 from app.core.principal import Role
-from app.credit.models import Household
 
 DEMO_USERS = (
     (Role.admin, "admin", "Puhuitong-Ops-2026", None),
@@ -37,19 +39,20 @@ BANK_STAFF = (
 DEMO_CLIENT = ("qsrcb", "pht_demo_qsrcb_core", "Puhuitong-Demo-Client-Secret-2026", "确山农商银行核心系统（演示）")
 
 
-async def _bank_id(session: AsyncSession, short: str) -> uuid.UUID | None:
-    from app.catalog.seed import demo_uscc
+def bank_shorts() -> set[str]:
+    """The demo banks (short names) whose ids `seed_accounts` needs."""
+    return {short for short, _, _ in BANK_STAFF} | {DEMO_CLIENT[0]}
 
-    return await session.scalar(select(Bank.id).where(Bank.unified_social_credit_code == demo_uscc(short)))
 
-
-async def seed_accounts(session: AsyncSession) -> None:
+async def seed_accounts(session: AsyncSession, banks: Mapping[str, uuid.UUID] | None = None) -> None:
+    """The demo accounts; `banks` maps a demo bank's short name to its id (a bank not given gets no staff)."""
+    banks = banks or {}
     for role, username, password, region in DEMO_USERS:
         if (await session.execute(select(User.id).where(User.username == username))).first():
             continue
         await users.create_platform_user(session, role=role, username=username, password=password, region_code=region)
     for short, username, real_name in BANK_STAFF:
-        bank_id = await _bank_id(session, short)
+        bank_id = banks.get(short)
         if bank_id is None or (await session.execute(select(User.id).where(User.username == username))).first():
             continue
         await users.create_bank_user(
@@ -62,7 +65,7 @@ async def seed_accounts(session: AsyncSession) -> None:
             phone=None,
         )
     short, client_id, secret, name = DEMO_CLIENT
-    bank_id = await _bank_id(session, short)
+    bank_id = banks.get(short)
     if bank_id is not None and not await session.scalar(select(ApiClient.id).where(ApiClient.client_id == client_id)):
         await clients.create(
             session,
@@ -84,7 +87,8 @@ async def demo_farmer(
     household_type: str | None = None,
 ) -> User:
     """The farmer account of a demo phone (what the first SMS login makes), with the profile a farmer would
-    give in `PATCH /me`; a household whose resident ID and name both match is linked (`profile.link`)."""
+        give in `PATCH /me`; a household whose resident ID and name both match and that has no account is linked
+    (the signal `auth.identity_set`, as `PATCH /me` does)."""
     user = await session.scalar(select(User).where(User.phone == phone, User.role == Role.farmer))
     if user is None:
         user = User(role=Role.farmer, phone=phone)
@@ -102,9 +106,6 @@ async def demo_farmer(
     user.updated_at = datetime.now(UTC)
     await session.flush()
     if user.id_number_hash and await profile.linked_household(session, user.id) is None:
-        h = await session.scalar(
-            select(Household).where(Household.id_number_hash == user.id_number_hash).with_for_update()
-        )
-        if h is not None and h.user_id is None and h.real_name == user.real_name:
-            await profile.link(session, user.id, h)
+        with contextlib.suppress(HouseholdAlreadyLinked):  # another account has it: this one stays unlinked
+            await hooks.publish("auth.identity_set", session, user=user)
     return user

@@ -9,13 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.errors import PasswordRejected, UsernameTaken
 from app.auth.models import User
-from app.banks.models import Bank
-from app.core import audit
+from app.core import audit, hooks
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_mobile
 from app.core.principal import BANK_ROLES, Role
 from app.core.security import hash_password
-from app.regions.models import Region
+from app.regions import service as regions
 
 
 async def create_platform_user(
@@ -80,11 +79,10 @@ async def create_bank_user(
 ) -> User:
     if role not in BANK_ROLES:
         raise ValidationFailed(errors=[field_error("role", "role_not_allowed", "只能创建 bank_staff 或 bank_admin")])
-    bank = await session.get(Bank, bank_id)
-    if bank is None:
+    if await hooks.ask("auth.bank_active", session, bank_id=bank_id) is None:  # no such bank (app.banks answers)
         raise NotFound()
     return await create_platform_user(
-        session, role=role, username=username, password=password, bank_id=bank.id, real_name=real_name, phone=phone
+        session, role=role, username=username, password=password, bank_id=bank_id, real_name=real_name, phone=phone
     )
 
 
@@ -98,7 +96,7 @@ async def create_regulator(
     region_code: str | None,
 ) -> User:
     region_code = region_code or "4117"
-    if await session.get(Region, region_code) is None:
+    if await regions.find(session, region_code) is None:
         raise ValidationFailed(errors=[field_error("region_code", "region_unknown", "行政区划代码不存在")])
     return await create_platform_user(
         session,

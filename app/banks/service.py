@@ -11,10 +11,10 @@ from sqlmodel import col
 
 from app.banks.models import Bank, BankCounty
 from app.banks.schemas import BankCreate, BankPublic, BankUpdate
-from app.core import audit
+from app.core import audit, hooks
 from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_uuid
-from app.regions.models import Region
+from app.regions import service as regions
 
 
 async def get_bank(session: AsyncSession, bank_id: uuid.UUID) -> Bank:
@@ -24,9 +24,37 @@ async def get_bank(session: AsyncSession, bank_id: uuid.UUID) -> Bank:
     return bank
 
 
+@hooks.subscribe("auth.bank_active")
+async def bank_active(session: AsyncSession, *, bank_id: uuid.UUID) -> bool | None:
+    """What auth asks before it makes a bank's staff account or gives a bank's API client a token: None for no
+    such bank, else whether it is active."""
+    bank = await session.get(Bank, bank_id)
+    return None if bank is None else bank.is_active
+
+
 async def bank_counties(session: AsyncSession, bank_id: uuid.UUID) -> set[str]:
     rows = await session.execute(select(BankCounty.county_code).where(BankCounty.bank_id == bank_id))
     return {r[0] for r in rows}
+
+
+async def bank_names(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The name of each bank of `ids` that exists (one query; none for no ids)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Bank.id, Bank.name).where(col(Bank.id).in_(wanted)))
+    return {i: n for i, n in rows.all()}
+
+
+async def active_banks_serving(session: AsyncSession, county_code: str) -> list[uuid.UUID]:
+    """The active banks that serve a county, by id (the banks a demand there is announced to)."""
+    rows = await session.execute(
+        select(BankCounty.bank_id)
+        .join(Bank, Bank.id == BankCounty.bank_id)
+        .where(BankCounty.county_code == county_code, col(Bank.is_active).is_(True))
+        .order_by(BankCounty.bank_id)
+    )
+    return list(rows.scalars())
 
 
 async def bank_serves_county(session: AsyncSession, bank_id: uuid.UUID, county_code: str) -> bool:
@@ -38,16 +66,11 @@ async def bank_serves_county(session: AsyncSession, bank_id: uuid.UUID, county_c
 
 async def _check_regions(session: AsyncSession, region_code: str | None, counties: Iterable[str] | None) -> None:
     errs = []
-    if region_code is not None and await session.get(Region, region_code) is None:
+    if region_code is not None and await regions.find(session, region_code) is None:
         errs.append(field_error("region_code", "region_unknown", "行政区划不存在"))
     if counties is not None:
         wanted = set(counties)
-        found = {
-            r[0]
-            for r in await session.execute(
-                select(Region.code).where(col(Region.code).in_(wanted), Region.level == "county")
-            )
-        }
+        found = await regions.of_level(session, wanted, "county")
         for i, c in enumerate(sorted(wanted)):
             if c not in found:
                 errs.append(field_error(f"county_codes.{i}", "county_unknown", f"{c} 不是已知的县级区划"))

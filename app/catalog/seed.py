@@ -7,6 +7,7 @@ Idempotent: banks are looked up by their unified social credit code, users by us
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +36,11 @@ BANKS: list[tuple[str, str, str, list[str], str]] = [
     ("zybank", "中原银行驻马店分行", "411702", ALL, "95186"),
     ("scrcu", "河南省农村信用社上蔡县联社", "411722", ["411722"], "96288"),
 ]
+
+
+async def demo_bank_id(session: AsyncSession, short: str) -> uuid.UUID | None:
+    """The id of a demo bank by its short name (None before `seed_catalog` made it)."""
+    return await session.scalar(select(Bank.id).where(Bank.unified_social_credit_code == demo_uscc(short)))
 
 
 def demo_uscc(short: str) -> str:

@@ -10,16 +10,15 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import rights
+from app.auth import profile, rights
 from app.auth.models import User
-from app.banks.models import Bank
+from app.banks import service as banks
 from app.consents.models import Consent, ConsentText
 from app.consents.schemas import ConsentBank, ConsentPublic, ConsentTextPublic
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
-from app.credit.models import Household
 from app.events import service as events
 
 DEFAULT_TEXT = ConsentTextPublic(
@@ -182,10 +181,7 @@ async def withdraw_for_bank(
 
 
 async def _bank_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    rows = (await session.execute(select(Bank.id, Bank.name).where(col(Bank.id).in_(ids)))).all()
-    return {i: n for i, n in rows}
+    return await banks.bank_names(session, ids)
 
 
 def _public(c: Consent, names: dict[uuid.UUID, str]) -> ConsentPublic:
@@ -204,7 +200,8 @@ def _public(c: Consent, names: dict[uuid.UUID, str]) -> ConsentPublic:
 
 async def _owned_by(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
     """The account's own consents, and those its household gave through a station agent before it had one."""
-    household_id = await session.scalar(select(Household.id).where(Household.user_id == user_id))
+    household = await profile.linked_household(session, user_id)
+    household_id = household.id if household is not None else None
     own: ColumnElement[bool] = col(Consent.user_id) == user_id
     if household_id is None:
         return own

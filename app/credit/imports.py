@@ -1,6 +1,6 @@
 """`POST /admin/ratings/import`: up to 50,000 rows, idempotent by resident ID, a report row by row. A household
 without an account links by itself to the farmer account that gave its resident ID and name (an unrated
-household that posted demands before it was rated: `app.auth.profile.link_waiting_accounts`).
+household that posted demands before it was rated: `app.credit.linking.link_waiting_accounts`).
 
 Fast by construction: one query for the villages, one per 1,000 rows to find existing households by keyed hash,
 bulk inserts and updates in chunks, and the shared `_after_rating` for history, counters and certificates.
@@ -18,13 +18,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import profile
 from app.core import audit, crypto
 from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.errors import ValidationFailed, field_error
 from app.core.identity import normalize_mobile, normalize_resident_id
-from app.credit import rating
+from app.credit import linking, rating
 from app.credit.models import Household
 from app.credit.ratings import (
     CHUNK,
@@ -243,7 +242,7 @@ async def import_rows(
     for i in range(0, len(updates), CHUNK):
         await session.execute(update(Household), updates[i : i + CHUNK])
     await _after_rating(session, changes, actor=actor, source="import", reason="rating:import")
-    linked = await profile.link_waiting_accounts(session, hashes)
+    linked = await linking.link_waiting_accounts(session, hashes)
     for user_id, h in linked:
         await notifications.notify(
             session,

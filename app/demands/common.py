@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.models import EnterpriseProfile, User
+from app.banks import service as banks
 from app.banks.models import Bank, BankCounty
-from app.catalog import incentives
-from app.catalog.models import Product, ProductCounty, ProductStatus
+from app.catalog import service as catalog
+from app.catalog.service import ProductRow as Product
 from app.consents import service as consents
 from app.core import crypto
 from app.core.crypto import mask_id_number, mask_name, mask_phone
@@ -24,7 +25,7 @@ from app.credit.models import Certificate, Household
 from app.demands.models import Demand, DemandOffer, DemandStatus
 from app.demands.schemas import ApplicantView, BankRef, OfferPublic, ProductRef, RegionRef
 from app.demands.scoring import ProductFacts
-from app.regions.models import Region
+from app.regions import service as regions
 from app.regions.service import display_name
 
 VALID_DAYS = 30
@@ -61,11 +62,7 @@ def yuan(fen: int) -> str:
 
 
 async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Region.code, Region.name).where(col(Region.code).in_(wanted)))
-    return {c: display_name(n) for c, n in rows.all()}
+    return {c: display_name(n) for c, n in (await regions.names(session, codes)).items()}
 
 
 def region_ref(code: str, names: dict[str, str]) -> RegionRef:
@@ -73,11 +70,7 @@ def region_ref(code: str, names: dict[str, str]) -> RegionRef:
 
 
 async def bank_names(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Bank.id, Bank.name).where(col(Bank.id).in_(wanted)))
-    return {i: n for i, n in rows.all()}
+    return await banks.bank_names(session, ids)
 
 
 async def banks_serving(session: AsyncSession, counties: Iterable[str]) -> dict[str, list[BankRef]]:
@@ -121,35 +114,15 @@ def facts(p: Product) -> ProductFacts:
         max_term_months=p.max_term_months,
         collateral_types=list(p.collateral_types),
         # who the product is for as the offer check sees it (an untargeted SME loan is for businesses only)
-        target_mask=incentives.effective_target_mask(p.kind, p.target_mask),
+        target_mask=catalog.effective_target_mask(p.kind, p.target_mask),
         county_codes=list(p.county_codes),
         valid_from=p.valid_from,
         valid_until=p.valid_until,
     )
 
 
-def live_products(today: date) -> Any:
-    return and_(
-        Product.status == ProductStatus.published,
-        or_(col(Product.valid_from).is_(None), col(Product.valid_from) <= today),
-        or_(col(Product.valid_until).is_(None), col(Product.valid_until) >= today),
-    )
-
-
-async def products_in_counties(session: AsyncSession, counties: Iterable[str], today: date) -> list[Product]:
-    """Published, valid products of active banks serving any of these counties."""
-    wanted = set(counties)
-    if not wanted:
-        return []
-    ids = select(ProductCounty.product_id).where(col(ProductCounty.county_code).in_(wanted))
-    rows = await session.execute(
-        select(Product)
-        .join(Bank, Bank.id == Product.bank_id)
-        .where(col(Product.id).in_(ids), live_products(today), col(Bank.is_active).is_(True))
-        .order_by(Product.min_annual_rate_bp, Product.id)
-        .limit(1000)
-    )
-    return list(rows.scalars().all())
+live_products = catalog.live_products  # the catalog's (its front): published and valid on a day
+products_in_counties = catalog.products_in_counties
 
 
 async def offers_of(
@@ -164,12 +137,7 @@ async def offers_of(
     offers = list((await session.execute(q.order_by(DemandOffer.created_at, DemandOffer.id))).scalars().all())
     if not offers:
         return out
-    products = {
-        p.id: p
-        for p in (
-            await session.execute(select(Product).where(col(Product.id).in_({o.product_id for o in offers})))
-        ).scalars()
-    }
+    products = await catalog.products_by_id(session, {o.product_id for o in offers})
     names = await bank_names(session, {o.bank_id for o in offers})
     for o in offers:
         out[o.demand_id].append(offer_public(o, products[o.product_id], names))

@@ -6,7 +6,8 @@
 - an enterprise goes on or off its county's key-enterprise list, or changes its profile's code: its open
   demands are re-marked `key_enterprise` (ranked first among equal scores).
 
-Registered as listeners of `app.auth.profile` and `app.enterprises.service` when this module is imported.
+Subscribed to `credit.household_linked` (`app.core.hooks`) and listening to `app.enterprises.service` when this
+module is imported.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import profile
 from app.auth.models import EnterpriseProfile
-from app.catalog.models import TARGET_BITS
-from app.core import audit
+from app.catalog.service import TARGET_BITS
+from app.core import audit, hooks
 from app.core.db import utcnow
 from app.credit.models import Household
 from app.demands.lifecycle import star_limit
@@ -29,6 +29,7 @@ from app.demands.scoring import rescore
 from app.enterprises import service as key_enterprises
 
 
+@hooks.subscribe("credit.household_linked")
 async def attach_household(session: AsyncSession, user_id: uuid.UUID, household: Household) -> None:
     rows = (
         (
@@ -95,5 +96,4 @@ async def mark_key_enterprise(session: AsyncSession, uscc_hash: str) -> None:
     await session.flush()
 
 
-profile.on_linked(attach_household)
 key_enterprises.on_change(mark_key_enterprise)

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from app.auth.models import EnterpriseProfile, User
 from app.auth.profile import demand_applicant, load_user
-from app.banks.models import Bank, BankCounty
+from app.banks import service as banks
 from app.core import audit, ratelimit
 from app.core.config import get_settings
 from app.core.dates import china_today
@@ -121,15 +121,7 @@ async def _create(
     )
     people = await common.applicants(session, [d])
     person = people[d.id]
-    banks = (
-        await session.execute(
-            select(BankCounty.bank_id)
-            .join(Bank, Bank.id == BankCounty.bank_id)
-            .where(BankCounty.county_code == d.county_code, col(Bank.is_active).is_(True))
-            .order_by(BankCounty.bank_id)
-        )
-    ).scalars()
-    for bank_id in banks:
+    for bank_id in await banks.active_banks_serving(session, d.county_code):
         await emit(
             session,
             type="demand.created",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.catalog.models import CollateralType
+from app.catalog.service import CollateralType
 from app.drawdowns.schemas import Purpose
 
 MIN_AMOUNT_FEN = 100_000  # 1,000 yuan

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from app.catalog.models import TARGET_BITS, ProductKind
+from app.catalog.service import TARGET_BITS, ProductKind
 
 STAR_POINTS = 8
 CREDIT_POINTS = 10

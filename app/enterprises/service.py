@@ -3,8 +3,9 @@
 Admins keep every county's list; a regulator keeps the lists of the counties inside its `region_code` (a county
 outside it is 403; an entry listed in a county outside it is 404, as it is not theirs). Every change is
 audited. Other domains read the list through `counties_of` / `is_listed`, and learn of a change through
-`on_change` listeners (the demand library re-marks its open demands); `changed` is also called when an
-enterprise profile's code changes.
+`on_change` listeners (the demand library re-marks its open demands); `changed` also runs when an enterprise
+profile's code changes (auth announces `auth.enterprise_changed`), and `is_listed` answers auth's
+`auth.key_enterprise` for `/me` (`app.core.hooks`, subscribed when this module is imported: `app.wiring`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import audit, crypto
+from app.auth.profile import USCC_KIND as USCC_KIND  # the keyed-hash kind of enterprise codes
+from app.core import audit, crypto, hooks
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound, ValidationFailed, field_error
 from app.core.identity import normalize_uscc
@@ -24,10 +26,8 @@ from app.core.principal import Principal, Role
 from app.enterprises import repository
 from app.enterprises.models import KeyEnterprise
 from app.enterprises.schemas import KeyEnterprisePublic, KeyEnterprisePut
-from app.regions.models import Level, Region
-
-# The keyed-hash kind enterprise profiles use for their code (app.auth.profile.USCC_KIND).
-USCC_KIND = "uscc"
+from app.regions import service as regions
+from app.regions.service import Level
 
 Listener = Callable[[AsyncSession, str], Awaitable[None]]
 _LISTENERS: list[Listener] = []
@@ -39,6 +39,7 @@ def on_change(fn: Listener) -> None:
         _LISTENERS.append(fn)
 
 
+@hooks.subscribe("auth.enterprise_changed")
 async def changed(session: AsyncSession, uscc_hash: str) -> None:
     for fn in _LISTENERS:
         await fn(session, uscc_hash)
@@ -53,6 +54,7 @@ async def counties_of(session: AsyncSession, uscc_hashes: Iterable[str]) -> dict
     return await repository.counties_of(session, uscc_hashes)
 
 
+@hooks.subscribe("auth.key_enterprise")
 async def is_listed(session: AsyncSession, uscc_hash: str | None, county_code: str | None) -> bool:
     if not uscc_hash or not county_code:
         return False
@@ -95,12 +97,7 @@ def _public(k: KeyEnterprise, names: dict[str, str]) -> KeyEnterprisePublic:
 
 
 async def _county_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    names = {}
-    for c in set(codes):
-        r = await session.get(Region, c)
-        if r is not None:
-            names[c] = r.name
-    return names
+    return await regions.names(session, codes)
 
 
 def _summary(k: KeyEnterprise) -> dict[str, Any]:
@@ -114,7 +111,7 @@ async def put(
     nothing). A code is on one county's list at a time: another county in the body moves it there."""
     code = _code(raw_code)
     scope = _scope(p)
-    county = await session.get(Region, body.county_code)
+    county = await regions.find(session, body.county_code)
     if county is None or county.level != Level.county:
         raise ValidationFailed(errors=[field_error("county_code", "county_unknown", "县区代码不存在")])
     existing = await repository.get(session, code, lock=True)

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.core import audit
 from app.core.errors import NotFound
 from app.core.pagination import after, decode_cursor, page_of
-from app.regions.models import Level, Region
+from app.regions.models import Level as Level  # the levels, for the domains that check one
+from app.regions.models import Region
 from app.regions.schemas import RegionImportResult, RegionImportRow
 
 LEVELS = {lvl.value for lvl in Level}
@@ -37,6 +39,24 @@ async def get(session: AsyncSession, code: str) -> Region:
 
 async def find(session: AsyncSession, code: str) -> Region | None:
     return await session.get(Region, code)
+
+
+async def names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """The stored name of each region of `codes` that exists (one query; none for no codes)."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Region.code, Region.name).where(col(Region.code).in_(wanted)))
+    return {c: n for c, n in rows.all()}
+
+
+async def of_level(session: AsyncSession, codes: Iterable[str], level: str) -> set[str]:
+    """The codes of `codes` that are regions of `level` (one query; none for no codes)."""
+    wanted = set(codes)
+    if not wanted:
+        return set()
+    rows = await session.execute(select(Region.code).where(col(Region.code).in_(wanted), Region.level == level))
+    return {c for (c,) in rows.all()}
 
 
 async def list_children(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.users import create_platform_user
-from app.banks.models import Bank, BankCounty
+from app.banks import service as banks
 from app.core import audit
 from app.core.crypto import mask_name, mask_phone
 from app.core.db import utcnow
@@ -20,7 +20,8 @@ from app.core.errors import BankNotServingCounty, Forbidden, NotFound, Validatio
 from app.core.identity import normalize_contact_phone
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_uuid
 from app.core.principal import Principal, Role
-from app.regions.models import Level, Region
+from app.regions import service as regions
+from app.regions.service import Level
 from app.stations import functions as fn
 from app.stations.models import Station
 from app.stations.schemas import (
@@ -57,31 +58,32 @@ def bounding_box(lat: float, lng: float, radius_km: float) -> tuple[float, float
     return lat - dlat, lat + dlat, lng - dlng, lng + dlng
 
 
+# --- what other domains read ------------------------------------------------------------------------------
+
+
+async def villages_with_station(session: AsyncSession, prefix: str) -> set[str]:
+    """The village codes under `prefix` that have a service station (supervision's coverage)."""
+    stmt = select(Station.village_code).where(col(Station.village_code).startswith(prefix)).distinct()
+    return set((await session.execute(stmt)).scalars().all())
+
+
 # --- validation -----------------------------------------------------------------------------------------
 
 
-async def _check_village(session: AsyncSession, code: str) -> Region:
-    region = await session.get(Region, code)
+async def _check_village(session: AsyncSession, code: str) -> None:
+    region = await regions.find(session, code)
     if region is None or region.level not in STATION_LEVELS:
         raise ValidationFailed(errors=[field_error("village_code", "village_invalid", "须为已登记的村或社区代码")])
-    return region
 
 
-async def _check_host_bank(session: AsyncSession, bank_id: uuid.UUID, village_code: str) -> Bank:
-    bank = await session.get(Bank, bank_id)
-    if bank is None or not bank.is_active:
+async def _check_host_bank(session: AsyncSession, bank_id: uuid.UUID, village_code: str) -> None:
+    if await banks.bank_active(session, bank_id=bank_id) is not True:
         raise ValidationFailed(errors=[field_error("host_bank_id", "bank_unknown", "主办银行不存在")])
-    serves = (
-        await session.execute(
-            select(BankCounty.bank_id).where(BankCounty.bank_id == bank_id, BankCounty.county_code == village_code[:6])
-        )
-    ).first()
-    if serves is None:
+    if not await banks.bank_serves_county(session, bank_id, village_code[:6]):
         raise BankNotServingCounty(
             ("主办银行不服务该村所在县区", "The host bank does not serve the village's county"),
             errors=[field_error("host_bank_id", "bank_not_serving_county", "主办银行不服务该村所在县区")],
         )
-    return bank
 
 
 def _phone(value: str) -> str:
@@ -115,21 +117,9 @@ async def present(
     """Stations with their village and bank names, two queries for the whole page."""
     if not stations:
         return []
-    villages: dict[str, str] = dict(
-        (
-            await session.execute(
-                select(Region.code, Region.name).where(col(Region.code).in_({s.village_code for s in stations}))
-            )
-        ).all()
-    )
-    banks: dict[uuid.UUID, str] = dict(
-        (
-            await session.execute(
-                select(Bank.id, Bank.name).where(col(Bank.id).in_({s.host_bank_id for s in stations}))
-            )
-        ).all()
-    )
-    from app.regions.service import display_name
+    villages = await regions.names(session, {s.village_code for s in stations})
+    bank_names = await banks.bank_names(session, {s.host_bank_id for s in stations})
+    display_name = regions.display_name
 
     out = []
     for s in stations:
@@ -144,7 +134,7 @@ async def present(
                 lat=s.lat,
                 lng=s.lng,
                 host_bank_id=s.host_bank_id,
-                host_bank_name=banks.get(s.host_bank_id),
+                host_bank_name=bank_names.get(s.host_bank_id),
                 manager_name=s.manager_name,
                 phone=s.phone,
                 opening_hours=s.opening_hours,

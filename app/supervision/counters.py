@@ -1,7 +1,7 @@
 """Moving the per-village supervision counters, in the caller's transaction.
 
 Called from the code paths that change what they count: household creation and village changes and certificate
-derivations (`app.credit.ratings._after_rating`), linking (`app.auth.profile`) and unlinking
+derivations (`app.credit.ratings._after_rating`), linking (the signal `credit.household_linked`) and unlinking
 (`app.credit.service.unlink`), and the demo seeders. Upserts run in sorted key order so that two transactions
 touching the same villages lock their rows in the same order. Nothing here imports another domain.
 """
@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import hooks
 from app.core.db import utcnow
 from app.supervision.models import (
     VillageCertificateMonthStats,
@@ -69,6 +70,12 @@ async def move_households(session: AsyncSession, deltas: Mapping[str, tuple[int,
     )
     for i in range(0, len(rows), 1000):
         await session.execute(stmt, rows[i : i + 1000])
+
+
+@hooks.subscribe("credit.household_linked")
+async def _household_linked(session: AsyncSession, *, user_id: Any, household: Any) -> None:
+    """An account linked its household (`app.credit.linking`): one more linked household in its village."""
+    await move_households(session, {household.village_code: (0, 1)})
 
 
 async def move_certificates(session: AsyncSession, deltas: Mapping[tuple[str, date], int]) -> None:

@@ -32,7 +32,7 @@ from app.drawdowns.isolation import AreaFigures
 from app.regions.models import Level, Region
 from app.regions.service import display_name
 from app.risk import service as risk
-from app.stations.models import Station
+from app.stations import service as stations
 from app.supervision.models import (
     CoverageSnapshot,
     VillageCertificateMonthStats,
@@ -169,15 +169,7 @@ async def compute(
         )
         for code, n in rows.all():
             holders[code] += int(n)
-    with_station = set(
-        (
-            await session.execute(
-                select(Station.village_code).where(col(Station.village_code).startswith(top)).distinct()
-            )
-        )
-        .scalars()
-        .all()
-    )
+    with_station = await stations.villages_with_station(session, top)
     credit_counts = await areas.village_credit_counts(session, top)
     v_ratio = await areas.threshold(session, "credit_village_ratio")
     t_ratio = await areas.threshold(session, "credit_township_ratio")

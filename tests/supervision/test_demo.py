@@ -9,13 +9,13 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli import SEEDERS
 from app.core.dates import china_today
 from app.core.db import metadata
 from app.credit import areas
 from app.credit.models import Certificate, Household
 from app.credit.seed import DEMO_AREA_VILLAGES, DEMO_VILLAGES
 from app.drawdowns import isolation
+from app.seed import SEEDERS
 from app.stations.models import Station
 from app.supervision.service import ratio
 from tests.factories import Factory
