@@ -6,8 +6,9 @@ which are about the request rather than the household. The order is the order th
 account not linked → no certificate → certificate not usable (not activated, frozen, revoked, expired) →
 an overdue or unrecovered written-off loan → the village or township under credit isolation → the limit.
 
-The limit rule is `within_limit`, written once for both Python integers (the read that answers `/me/credit`) and
-SQL columns (the conditional UPDATE that admits a draw-down atomically).
+The limit rule is credit's `within_limit`, written once for both Python integers (the read that answers
+`/me/credit`) and SQL columns (`app.credit.certificates.hold`, the conditional UPDATE that admits a draw-down
+atomically).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from app.core.errors import AppError, AreaIsolated, CertificateInactive, LimitExceeded
 from app.core.money import percent_text, yuan_text
-from app.credit.certificates import effective_status
+from app.credit.certificates import effective_status, within_limit
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
@@ -62,11 +62,6 @@ class Block:
 
 def yuan(fen: int) -> str:
     return yuan_text(fen, always_cents=True)
-
-
-def within_limit(outstanding: Any, pending: Any, amount: Any, limit: Any) -> Any:
-    """outstanding + pending + amount ≤ limit: a bool for integers, a SQL condition for columns."""
-    return outstanding + pending + amount <= limit
 
 
 def certificate_state(cert: Certificate, today: date) -> str | None:

@@ -36,6 +36,7 @@ from app.core.messages import status_zh
 from app.core.money import percent_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal
+from app.credit import certificates
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
 from app.drawdowns.models import FLAGGED_OVERDUE, Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
@@ -52,7 +53,6 @@ from app.drawdowns.schemas import (
 )
 from app.drawdowns.service import (
     ORDER,
-    change_certificate,
     effective_status,
     public_fields,
     repayments_of,
@@ -252,7 +252,7 @@ async def reject(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, bo
     if now != S.submitted:
         raise _wrong_state(now, "待审批")
     dd.reason = body.reason
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.rejected, action="drawdown.reject", note=f"原因：{body.reason}")
     return await present(session, dd.id)
 
@@ -263,7 +263,7 @@ async def cancel(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, bo
     if now != S.approved:
         raise _wrong_state(now, "已批准未放款")
     dd.reason = body.reason
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.cancelled, action="drawdown.cancel", note=f"原因：{body.reason}", by="bank")
     return await present(session, dd.id)
 
@@ -281,7 +281,7 @@ async def disburse(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, 
     cert = await _certificate(session, dd)
     if cert.status != "active":
         raise CertificateInactive(("授信证不可用，不能放款", "The certificate is not active"))
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen, outstanding=dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen, outstanding=dd.amount_fen)
     await isolation.adjust(session, dd.village_code, outstanding=dd.amount_fen)
     dd.disbursed_on = on
     dd.due_on = add_months(on, dd.term_months)
@@ -323,7 +323,7 @@ async def repay(
     session.add(repayment)
     if dd.status == S.written_off:  # 冲回: a compensated loan returns the fund's share of what comes back
         await risk.recover(session, drawdown_id=dd.id, repayment_id=repayment.id, amount_fen=body.amount_fen)
-    await change_certificate(session, dd.certificate_id, outstanding=-body.amount_fen)
+    await certificates.release(session, dd.certificate_id, outstanding=-body.amount_fen)
     await isolation.adjust(
         session, dd.village_code, outstanding=-body.amount_fen, overdue=-body.amount_fen if flagged else 0
     )

@@ -1,8 +1,9 @@
 """Draw-downs: the farmer's side (submit, list, cancel), shared state rules and presentation.
 
-Money moves only through conditional UPDATEs on the certificate row, in the transaction that writes the
-draw-down, its audit entry, notifications and events (and the idempotency record, by the router):
-`pending_fen` holds submitted + approved amounts, `outstanding_fen` disbursed unpaid principal.
+Money moves only through credit's operations on the certificate row (`app.credit.certificates.hold` and
+`release`: conditional UPDATEs), in the transaction that writes the draw-down, its audit entry, notifications and
+events (and the idempotency record, by the router): `pending_fen` holds submitted + approved amounts,
+`outstanding_fen` disbursed unpaid principal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,6 +34,7 @@ from app.core.messages import status_zh
 from app.core.money import yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal
+from app.credit import certificates
 from app.credit.models import Certificate, Household
 from app.drawdowns import admission, isolation
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
@@ -93,22 +95,6 @@ def status_filter(status: S, policy: DrawdownPolicy, today: date) -> Any:
     return Drawdown.status == status
 
 
-async def change_certificate(
-    session: AsyncSession, certificate_id: uuid.UUID, *, pending: int = 0, outstanding: int = 0
-) -> None:
-    """Move money on the certificate row atomically (the CHECK keeps both counters non-negative)."""
-    await session.execute(
-        update(Certificate)
-        .where(Certificate.id == certificate_id)
-        .values(
-            pending_fen=Certificate.pending_fen + pending,
-            outstanding_fen=Certificate.outstanding_fen + outstanding,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> None:
     if dd.user_id is None:
         return
@@ -152,7 +138,7 @@ async def set_status(
 
 async def expire(session: AsyncSession, dd: Drawdown) -> None:
     """An approval that lapsed: release the held amount."""
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.expired, action="drawdown.expire", note="审批后超过有效期未放款，额度已释放。")
 
 
@@ -282,25 +268,9 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
     assert household is not None and cert is not None and cert.lead_bank_id is not None
     await expire_stale(session, policy, today, cert.id)
     lead_bank_id = cert.lead_bank_id
-    admitted = await session.execute(
-        update(Certificate)
-        .where(
-            Certificate.id == cert.id,
-            Certificate.status == "active",
-            admission.within_limit(
-                Certificate.outstanding_fen, Certificate.pending_fen, body.amount_fen, Certificate.limit_fen
-            ),
-        )
-        .values(pending_fen=Certificate.pending_fen + body.amount_fen, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if admitted.rowcount != 1:  # type: ignore[attr-defined]
+    if not await certificates.hold(session, cert.id, body.amount_fen, today):
         # Something changed since the read (a concurrent draw-down, a freeze): say what, with the same rules.
-        fresh = (
-            await session.execute(
-                select(Certificate).where(Certificate.id == cert.id).execution_options(populate_existing=True)
-            )
-        ).scalar_one()
+        fresh = await certificates.as_it_is_now(session, cert.id)
         block = admission.certificate_block(fresh, today) or admission.limit_block(
             fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, body.amount_fen
         )
@@ -401,7 +371,7 @@ async def cancel_mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUI
     dd = await _mine(session, p, drawdown_id, lock=True)
     if dd.status != S.submitted:
         raise InvalidState(("只有待审批的用信申请可以取消", "Only a submitted draw-down can be cancelled"))
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.cancelled, action="drawdown.cancel", note="额度已释放。", by="borrower")
     await emit(
         session,
