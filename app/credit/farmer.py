@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -14,7 +15,7 @@ from app.auth.models import User
 from app.banks.models import Bank, BankCounty
 from app.catalog import incentives
 from app.consents import service as consents
-from app.core import audit
+from app.core import audit, hooks
 from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
@@ -125,8 +126,10 @@ def terms_of(h: Household, cert: Certificate | None, household_type: str | None)
     )
 
 
+@hooks.subscribe("catalog.household_terms")
 async def household_terms(session: AsyncSession, user_id: uuid.UUID) -> incentives.Terms:
-    """What the farmer's rates depend on (`GET /products?for_me=true`); no linked household, no discount."""
+    """What the farmer's rates depend on (`GET /products?for_me=true`, asked as the signal
+    `catalog.household_terms`: the catalog sits below credit); no linked household, no discount."""
     h, cert, _ = await _mine(session, user_id)
     if h is None:
         return incentives.NONE
@@ -181,9 +184,34 @@ async def _rates(
     return drawdown, products[: incentives.MAX_MATCHING]
 
 
-async def my_credit(session: AsyncSession, p: Principal, *, english: bool = False) -> MyCredit:
-    from app.drawdowns import admission, isolation
+# `/me/credit` asks the draw-down domain, which keeps the loans and the isolation figures and sits above credit,
+# whether the household may draw: the signal `credit.drawing_state` (answered by `app.drawdowns.admission`).
+DRAWING_STATE = "credit.drawing_state"
 
+
+@dataclass(frozen=True)
+class DrawingState:
+    """The answer to `credit.drawing_state`: the area's isolation (None outside a village) and every reason the
+    household cannot draw the smallest amount, as (code, message) — the rules of `POST /me/drawdowns`."""
+
+    village_isolated: bool | None
+    township_isolated: bool | None
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def drawing_state(
+    session: AsyncSession, h: Household | None, cert: Certificate | None, village_code: str | None, english: bool
+) -> DrawingState:
+    answers = await hooks.publish(
+        DRAWING_STATE, session, household=h, certificate=cert, village_code=village_code, english=english
+    )
+    if len(answers) != 1:
+        raise RuntimeError(f"{DRAWING_STATE} needs exactly one handler (app.wiring), has {len(answers)}")
+    state: DrawingState = answers[0]
+    return state
+
+
+async def my_credit(session: AsyncSession, p: Principal, *, english: bool = False) -> MyCredit:
     h, cert, bank_name = await _mine(session, p.id)
     account = (await session.execute(select(User.village_code, User.household_type).where(User.id == p.id))).first()
     user_village, household_type = (account[0], account[1]) if account is not None else (None, None)
@@ -219,24 +247,27 @@ async def my_credit(session: AsyncSession, p: Principal, *, english: bool = Fals
         )
         if cert is not None:
             cert_out = await certificate_public(session, cert, lead_bank_name=bank_name or "")
+    state = await drawing_state(session, h, cert, village_code, english)
     village = township = None
     if village_code and len(village_code) == 12:
-        v_iso, t_iso = await areas.isolation(session, village_code)
         vs, ts = await areas.village_and_township_status(session, village_code)
         village = VillagePublic(
-            code=vs.code, name=display_name(vs.name), is_credit_village=vs.is_credit, isolated=v_iso
+            code=vs.code,
+            name=display_name(vs.name),
+            is_credit_village=vs.is_credit,
+            isolated=bool(state.village_isolated),
         )
-        township = TownshipPublic(code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=t_iso)
-    # The same rules, in the same code, as POST /me/drawdowns (for the smallest amount).
-    refused = await admission.blocks(session, h, cert, await isolation.get_policy(session), china_today())
+        township = TownshipPublic(
+            code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=bool(state.township_isolated)
+        )
     drawdown_rate, products = (await _rates(session, h, cert, terms_of(h, cert, household_type))) if h else (None, [])
     return MyCredit(
         rating=rating_out,
         certificate=cert_out,
         village=village,
         township=township,
-        can_draw=not refused,
-        blocked_reasons=[BlockedReason(code=b.code, message=b.message(english)) for b in refused],
+        can_draw=not state.blocked,
+        blocked_reasons=[BlockedReason(code=code, message=message) for code, message in state.blocked],
         drawdown_rate=drawdown_rate,
         matching_products=products,
     )

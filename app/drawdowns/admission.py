@@ -21,9 +21,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core import hooks
+from app.core.dates import china_today
 from app.core.errors import AppError, AreaIsolated, CertificateInactive, LimitExceeded
 from app.core.money import percent_text, yuan_text
 from app.credit.certificates import effective_status, within_limit
+from app.credit.farmer import DRAWING_STATE, DrawingState
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
@@ -108,9 +111,13 @@ async def borrower_has_overdue(session: AsyncSession, household_id: uuid.UUID, t
     return hit is not None
 
 
-async def isolation_blocks(session: AsyncSession, village_code: str) -> list[Block]:
-    """The village's and the township's isolation, each as a refusal naming the area and the line."""
-    iso = await isolation.check(session, village_code)
+async def isolation_blocks(
+    session: AsyncSession, village_code: str, iso: isolation.Isolation | None = None
+) -> list[Block]:
+    """The village's and the township's isolation (`iso`, when the caller has read it), each as a refusal
+    naming the area and the line."""
+    if iso is None:
+        iso = await isolation.check(session, village_code)
     out = []
     for isolated, fig, line, level in (
         (iso.village_isolated, iso.village, iso.village_line_bp, "village"),
@@ -179,8 +186,10 @@ async def blocks(
     policy: DrawdownPolicy,
     today: date,
     amount_fen: int | None = None,
+    iso: isolation.Isolation | None = None,
 ) -> list[Block]:
-    """Every reason this household cannot draw `amount_fen` (None: the minimum) now, in the order above."""
+    """Every reason this household cannot draw `amount_fen` (None: the minimum) now, in the order above
+    (`iso`: the household's village figures, when the caller has already read them)."""
     if household is None:
         return [Block("household_not_linked", CertificateInactive(NO_HOUSEHOLD))]
     out: list[Block] = []
@@ -192,10 +201,33 @@ async def blocks(
             out.append(state)
     if await borrower_has_overdue(session, household.id, today):
         out.append(Block("overdue_loan", CertificateInactive(OVERDUE)))
-    out.extend(await isolation_blocks(session, household.village_code))
+    out.extend(await isolation_blocks(session, household.village_code, iso))
     if cert is not None:
         pending = cert.pending_fen - await lapsed_fen(session, cert, policy, today)
         over = limit_block(cert.limit_fen, cert.outstanding_fen, pending, amount_fen)
         if over is not None:
             out.append(over)
     return out
+
+
+@hooks.subscribe(DRAWING_STATE)
+async def drawing_state(
+    session: AsyncSession,
+    *,
+    household: Household | None,
+    certificate: Certificate | None,
+    village_code: str | None,
+    english: bool = False,
+) -> DrawingState:
+    """`GET /me/credit` (credit's) asks this: the area's isolation and the refusals of a minimum draw-down, the
+    village's figures read once for both."""
+    iso = await isolation.check(session, village_code) if village_code and len(village_code) == 12 else None
+    # `village_code` is the household's when there is one (else the account's, and `blocks` stops first).
+    mine = iso if household is None or household.village_code == village_code else None
+    policy = await isolation.get_policy(session)
+    refused = await blocks(session, household, certificate, policy, china_today(), iso=mine)
+    return DrawingState(
+        village_isolated=iso.village_isolated if iso is not None else None,
+        township_isolated=iso.township_isolated if iso is not None else None,
+        blocked=[(b.code, b.message(english)) for b in refused],
+    )
