@@ -36,7 +36,7 @@ from app.core.pagination import after, decode_cursor, order_by, page_of, parse_d
 from app.core.principal import Principal
 from app.credit import certificates
 from app.credit.models import Certificate, Household
-from app.drawdowns import admission, isolation
+from app.drawdowns import admission, isolation, repository
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
 from app.drawdowns.schedule import plan
 from app.drawdowns.schemas import (
@@ -235,6 +235,28 @@ async def present(session: AsyncSession, dd: Drawdown) -> DrawdownPublic:
 # The admission rules live in app.drawdowns.admission (`/me/credit` explains them with the same code).
 
 
+def _check_term(policy: DrawdownPolicy, term_months: int) -> None:
+    if not policy.min_term_months <= term_months <= policy.max_term_months:
+        msg = f"用信期限须为 {policy.min_term_months}–{policy.max_term_months} 个月"
+        raise TermNotAllowed(
+            (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
+            errors=[field_error("term_months", "term_not_allowed", msg)],
+        )
+
+
+async def _hold(session: AsyncSession, cert: Certificate, amount_fen: int, today: date) -> None:
+    """Credit's conditional UPDATE admits the amount atomically; refused, say why with the same rules."""
+    if await certificates.hold(session, cert.id, amount_fen, today):
+        return
+    # Something changed since the read (a concurrent draw-down, a freeze).
+    fresh = await certificates.as_it_is_now(session, cert.id)
+    block = admission.certificate_block(fresh, today) or admission.limit_block(
+        fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, amount_fen
+    )
+    assert block is not None
+    raise block.error
+
+
 async def submit(session: AsyncSession, redis: Any, p: Principal, body: DrawdownCreate) -> DrawdownPublic:
     await ratelimit.hit(
         redis,
@@ -244,43 +266,22 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         ("今日用信申请次数已达上限，请明天再试", "Too many draw-downs today"),
     )
     policy = await isolation.get_policy(session)
-    if not policy.min_term_months <= body.term_months <= policy.max_term_months:
-        msg = f"用信期限须为 {policy.min_term_months}–{policy.max_term_months} 个月"
-        raise TermNotAllowed(
-            (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
-            errors=[field_error("term_months", "term_not_allowed", msg)],
-        )
-    # The household and its current certificate in one read.
-    row = (
-        await session.execute(
-            select(Household, Certificate)
-            .outerjoin(
-                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
-            )
-            .where(Household.user_id == p.id)
-        )
-    ).first()
-    household, cert = (row[0], row[1]) if row is not None else (None, None)
+    _check_term(policy, body.term_months)
+    household, cert = await repository.borrower(session, p.id)
     today = china_today()
-    refused = await admission.blocks(session, household, cert, policy, today, body.amount_fen)
+    facts = await admission.facts_of(session, household, cert, policy, today) if household is not None else None
+    refused = await admission.blocks(session, household, cert, policy, today, body.amount_fen, facts=facts)
     if refused:
         raise refused[0].error
-    assert household is not None and cert is not None and cert.lead_bank_id is not None
-    await expire_stale(session, policy, today, cert.id)
-    lead_bank_id = cert.lead_bank_id
-    if not await certificates.hold(session, cert.id, body.amount_fen, today):
-        # Something changed since the read (a concurrent draw-down, a freeze): say what, with the same rules.
-        fresh = await certificates.as_it_is_now(session, cert.id)
-        block = admission.certificate_block(fresh, today) or admission.limit_block(
-            fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, body.amount_fen
-        )
-        assert block is not None
-        raise block.error
+    assert household is not None and cert is not None and cert.lead_bank_id is not None and facts is not None
+    if facts.lapsed_fen:  # lapsed approvals on this certificate: release them first (none, nothing to sweep)
+        await expire_stale(session, policy, today, cert.id)
+    await _hold(session, cert, body.amount_fen, today)
     dd = Drawdown(
         certificate_id=cert.id,
         household_id=household.id,
         user_id=p.id,
-        bank_id=lead_bank_id,
+        bank_id=cert.lead_bank_id,
         village_code=household.village_code,
         township_code=household.township_code,
         county_code=household.county_code,
@@ -296,6 +297,13 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
     # No flush here: the id is set in Python, and the draw-down is written with the audit entry, the event and
     # the notifications in the one flush that ends the idempotency savepoint.
     session.add(dd)
+    await _announce_submitted(session, dd, household, cert)
+    # A draw-down just submitted has no repayments: no need to read them.
+    return DrawdownPublic(**public_fields(dd, [], policy, today))
+
+
+async def _announce_submitted(session: AsyncSession, dd: Drawdown, household: Household, cert: Certificate) -> None:
+    """The audit entry, the lead bank's event and notification, the farmer's notification."""
     await audit.record(
         session,
         action="drawdown.submit",
@@ -307,7 +315,7 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
     await emit(
         session,
         type="drawdown.submitted",
-        bank_id=lead_bank_id,
+        bank_id=dd.bank_id,
         data={
             "drawdown_id": str(dd.id),
             "certificate_number": cert.number,
@@ -323,15 +331,13 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
     )
     await notify(
         session,
-        bank_id=lead_bank_id,
+        bank_id=dd.bank_id,
         kind="drawdown.submitted",
         title="新的用信申请",
         body=f"{mask_name(household.real_name)}申请用信 {yuan(dd.amount_fen)} 元，期限 {dd.term_months} 个月，请审批。",
         data={"drawdown_id": str(dd.id)},
     )
     await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
-    # A draw-down just submitted has no repayments: no need to read them.
-    return DrawdownPublic(**public_fields(dd, [], policy, today))
 
 
 async def _mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, lock: bool = False) -> Drawdown:
