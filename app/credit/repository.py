@@ -1,4 +1,4 @@
-"""Credit's tables, queried: the money drawn on a certificate.
+"""Credit's tables, queried: the money drawn on a certificate, the farmer's household and certificate.
 
 `pending_fen` holds submitted + approved draw-downs, `outstanding_fen` disbursed unpaid principal. Both move only
 here, by conditional UPDATEs on the certificate row in the caller's transaction; the CHECK keeps them
@@ -11,12 +11,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.banks.models import Bank
 from app.core.db import utcnow
-from app.credit.models import Certificate
+from app.credit.models import Certificate, Household
 
 
 def within_limit(outstanding: Any, pending: Any, amount: Any, limit: Any) -> Any:
@@ -76,3 +77,18 @@ async def fresh(session: AsyncSession, certificate_id: uuid.UUID) -> Certificate
             select(Certificate).where(Certificate.id == certificate_id).execution_options(populate_existing=True)
         )
     ).scalar_one()
+
+
+async def mine(session: AsyncSession, user_id: uuid.UUID) -> tuple[Household | None, Certificate | None, str | None]:
+    """The household, its current certificate and the lead bank's name in one read."""
+    row = (
+        await session.execute(
+            select(Household, Certificate, Bank.name)
+            .outerjoin(
+                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
+            )
+            .outerjoin(Bank, Bank.id == Certificate.lead_bank_id)
+            .where(Household.user_id == user_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else (None, None, None)
