@@ -10,13 +10,14 @@ reads them in two statements).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select
+from sqlalchemy import Table, and_, bindparam, case, exists, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from app.credit.models import Certificate, Household
 from app.drawdowns.models import AreaLoanStat, Drawdown, DrawdownStatus
@@ -117,3 +118,23 @@ async def borrower(session: AsyncSession, user_id: uuid.UUID) -> tuple[Household
     """The account's household and its current certificate in one read."""
     row = (await session.execute(_BORROWER, {"user_id": user_id})).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def insert_together(session: AsyncSession, rows: Sequence[SQLModel]) -> None:
+    """Write new rows of several tables (the draw-down and the audit entry, event and notifications its domains'
+    services built) in one statement on PostgreSQL — one data-modifying CTE per table — and one INSERT per table
+    elsewhere, now, in the caller's transaction. The rows leave the session: they are written exactly as built,
+    all defaults already set in Python (ids, `created_at`), with no ORM flush."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row in session:
+            session.expunge(row)
+        table: Table = row.__table__  # type: ignore[attr-defined]
+        by_table.setdefault(table, []).append({c.key: getattr(row, c.key) for c in table.columns})
+    statements = [insert(table).values(values) for table, values in by_table.items()]
+    if session.get_bind().dialect.name == "postgresql" and len(statements) > 1:
+        ctes = [stmt.cte(f"w{i}") for i, stmt in enumerate(statements)]
+        await session.execute(select(literal(1)).add_cte(*ctes))
+        return
+    for stmt in statements:
+        await session.execute(stmt)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from app.auth import rights
 from app.auth.models import User
@@ -48,15 +48,16 @@ from app.drawdowns.presentation import (
 )
 from app.drawdowns.schemas import DrawdownCreate, DrawdownPublic
 from app.events.service import emit
+from app.notifications.models import Notification
 from app.notifications.service import notify
 
 S = DrawdownStatus
 
 
-async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> None:
+async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> Notification | None:
     if dd.user_id is None:
-        return
-    await notify(
+        return None
+    return await notify(
         session,
         user_id=dd.user_id,
         kind=f"drawdown.{status}",
@@ -182,17 +183,18 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         status=S.submitted,
         submitted_on=today,
     )
-    # No flush here: the id is set in Python, and the draw-down is written with the audit entry, the event and
-    # the notifications in the one flush that ends the idempotency savepoint.
-    session.add(dd)
-    await _announce_submitted(session, dd, household, cert)
+    # The draw-down with its audit entry, event and notifications: one statement (PostgreSQL), no ORM flush.
+    await repository.insert_together(session, [dd, *await _announce_submitted(session, dd, household, cert)])
     # A draw-down just submitted has no repayments: no need to read them.
     return DrawdownPublic(**public_fields(dd, [], policy, today))
 
 
-async def _announce_submitted(session: AsyncSession, dd: Drawdown, household: Household, cert: Certificate) -> None:
-    """The audit entry, the lead bank's event and notification, the farmer's notification."""
-    await audit.record(
+async def _announce_submitted(
+    session: AsyncSession, dd: Drawdown, household: Household, cert: Certificate
+) -> list[SQLModel]:
+    """The audit entry, the lead bank's event and notification, the farmer's notification (built by their
+    domains' services, not yet written)."""
+    entry = await audit.record(
         session,
         action="drawdown.submit",
         object_type="drawdown",
@@ -200,7 +202,7 @@ async def _announce_submitted(session: AsyncSession, dd: Drawdown, household: Ho
         after={"status": dd.status, "amount_fen": dd.amount_fen, "term_months": dd.term_months},
         certificate_id=str(cert.id),
     )
-    await emit(
+    event = await emit(
         session,
         type="drawdown.submitted",
         bank_id=dd.bank_id,
@@ -217,7 +219,7 @@ async def _announce_submitted(session: AsyncSession, dd: Drawdown, household: Ho
             },
         },
     )
-    await notify(
+    to_bank = await notify(
         session,
         bank_id=dd.bank_id,
         kind="drawdown.submitted",
@@ -225,7 +227,8 @@ async def _announce_submitted(session: AsyncSession, dd: Drawdown, household: Ho
         body=f"{mask_name(household.real_name)}申请用信 {yuan(dd.amount_fen)} 元，期限 {dd.term_months} 个月，请审批。",
         data={"drawdown_id": str(dd.id)},
     )
-    await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
+    to_farmer = await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
+    return [entry, event, to_bank, *([to_farmer] if to_farmer is not None else [])]
 
 
 async def _mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, lock: bool = False) -> Drawdown:
