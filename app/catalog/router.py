@@ -26,6 +26,7 @@ from app.catalog.schemas import (
     ProductUpdate,
     RejectBody,
 )
+from app.core import hooks
 from app.core.db import ReadSessionDep
 from app.core.deps import RedisDep, SessionDep
 from app.core.errors import Forbidden, NotFound, PayloadTooLarge
@@ -35,7 +36,6 @@ from app.core.images import MAX_BYTES
 from app.core.jsonutil import dumps
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import Principal, Role
-from app.credit import farmer
 
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 public_router = APIRouter(tags=["catalog"])
@@ -131,7 +131,8 @@ async def list_products(
     who = await get_principal(request, creds)
     if who.role != Role.farmer:
         raise Forbidden(("仅农户可以查看本户的利率", "Only a farmer has rates of their own"))
-    terms = await farmer.household_terms(session, who.id)
+    # The household's terms are credit's (above the catalog): asked as a signal, answered by app.credit.farmer.
+    (terms,) = await hooks.publish("catalog.household_terms", session, user_id=who.id)
     page = await build()
     mine = Page[CatalogItemForMe](items=public.personalize(page.items, terms), next_cursor=page.next_cursor)
     return Response(

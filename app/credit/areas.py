@@ -1,15 +1,15 @@
-"""Credit villages and townships (seed: ≥ 70 % / ≥ 65 %, thresholds stored as policy data) and credit isolation.
+"""Credit villages and townships (seed: ≥ 70 % / ≥ 65 %, thresholds stored as policy data).
 
+Credit isolation is the draw-down domain's (`app.drawdowns.isolation`: it keeps the loan figures).
 Per-village counters (`village_credit_stats`) move in the same transaction as the rating changes that move them,
 so nothing here ever scans households.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,26 +20,7 @@ from app.credit.models import CreditSetting, VillageCreditStats
 from app.credit.rating import is_credit_area
 from app.regions.models import Region
 
-if TYPE_CHECKING:
-    from app.drawdowns.isolation import AreaFigures
-
 DEFAULT_THRESHOLDS = {"credit_village_ratio": Decimal("0.70"), "credit_township_ratio": Decimal("0.65")}
-
-
-async def isolation(session: AsyncSession, village_code: str) -> tuple[bool, bool]:
-    """(village isolated, township isolated): overdue ratio at or over the policy lines (5% / 3%).
-
-    The loan figures are kept by the draw-down domain; this is the credit domain's entry point to them."""
-    from app.drawdowns import isolation as _isolation
-
-    return await _isolation.isolation(session, village_code)
-
-
-async def area_loan_figures(session: AsyncSession, codes: Iterable[str]) -> dict[str, AreaFigures]:
-    """Per code: `loan_balance_fen`, `overdue_balance_fen` and `overdue_ratio` (None when no balance)."""
-    from app.drawdowns import isolation as _isolation
-
-    return await _isolation.area_loan_figures(session, codes)
 
 
 async def thresholds(session: AsyncSession) -> dict[str, Decimal]:

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.audit import Actor
 from app.core.dates import add_months, china_today
 from app.core.db import utcnow
+from app.credit import repository
 from app.credit.models import Certificate, CertificateCounter, CertificateLedgerEntry, CertificatePolicy
+from app.credit.repository import within_limit as within_limit  # the limit rule, for admission's read
 
 LIVE = ("issued", "active", "frozen")
 NUMBER_PREFIX = "ZMD"
@@ -43,6 +45,27 @@ def effective_status(cert: Certificate, today: date | None = None) -> str:
     if cert.status in LIVE and (today or china_today()) >= cert.expires_on:
         return "expired"
     return cert.status
+
+
+# ---- the money drawn on a certificate (credit's operations, called by the draw-down domain) ---------------
+
+
+async def hold(session: AsyncSession, certificate_id: uuid.UUID, amount_fen: int, today: date) -> bool:
+    """Hold `amount_fen` for a submitted draw-down: one conditional UPDATE that admits it only if the
+    certificate is active, activated, unexpired on `today` and `within_limit`. False when refused."""
+    return await repository.hold(session, certificate_id, amount_fen, today)
+
+
+async def release(session: AsyncSession, certificate_id: uuid.UUID, *, pending: int = 0, outstanding: int = 0) -> None:
+    """Move held or lent money by signed amounts: a cancelled, rejected or lapsed draw-down releases its hold
+    (`pending=-amount`), a disbursement turns the hold into principal (`pending=-a, outstanding=+a`), a repayment
+    releases principal (`outstanding=-paid`)."""
+    await repository.move(session, certificate_id, pending=pending, outstanding=outstanding)
+
+
+async def as_it_is_now(session: AsyncSession, certificate_id: uuid.UUID) -> Certificate:
+    """The certificate re-read from the database (after a refused hold, to say why)."""
+    return await repository.fresh(session, certificate_id)
 
 
 def status_after_unfreeze(cert: Certificate) -> str:

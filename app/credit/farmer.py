@@ -3,36 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import rights
 from app.auth.models import User
 from app.banks.models import Bank, BankCounty
-from app.catalog import incentives
 from app.consents import service as consents
-from app.core import audit
-from app.core.dates import china_today
+from app.core import audit, hooks
 from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal
-from app.credit import areas, rating
+from app.credit import areas, rates, rating, repository
 from app.credit.certificates import effective_status
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange
 from app.credit.ratings import factor_catalogue
 from app.credit.schemas import (
-    BankRef,
     BlockedReason,
     CertificatePublic,
-    DrawdownRate,
     FactorExplained,
     LeadBank,
     LedgerEntryPublic,
-    MatchingProduct,
     MyCredit,
     ObjectionCreate,
     ObjectionPublic,
@@ -101,90 +97,35 @@ def _explain(h: Household) -> str:
     return base + f"评定为 {h.stars} 星信用户。加分项和减分项由村评定小组在村级评分中综合考虑。"
 
 
-async def _mine(session: AsyncSession, user_id: uuid.UUID) -> tuple[Household | None, Certificate | None, str | None]:
-    """The household, its current certificate and the lead bank's name in one read."""
-    row = (
-        await session.execute(
-            select(Household, Certificate, Bank.name)
-            .outerjoin(
-                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
-            )
-            .outerjoin(Bank, Bank.id == Certificate.lead_bank_id)
-            .where(Household.user_id == user_id)
-        )
-    ).first()
-    return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+# `/me/credit` asks the draw-down domain, which keeps the loans and the isolation figures and sits above credit,
+# whether the household may draw: the signal `credit.drawing_state` (answered by `app.drawdowns.admission`).
+DRAWING_STATE = "credit.drawing_state"
 
 
-def terms_of(h: Household, cert: Certificate | None, household_type: str | None) -> incentives.Terms:
-    return incentives.Terms(
-        stars=incentives.household_stars(h.stars, h.is_credit_household),
-        certificate_cap_bp=cert.max_annual_rate_bp if cert is not None else None,
-        county_code=h.county_code,
-        applicant_mask=incentives.household_mask(registered_poor=h.is_registered_poor, household_type=household_type),
+@dataclass(frozen=True)
+class DrawingState:
+    """The answer to `credit.drawing_state`: the area's isolation (None outside a village) and every reason the
+    household cannot draw the smallest amount, as (code, message) — the rules of `POST /me/drawdowns`."""
+
+    village_isolated: bool | None
+    township_isolated: bool | None
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def drawing_state(
+    session: AsyncSession, h: Household | None, cert: Certificate | None, village_code: str | None, english: bool
+) -> DrawingState:
+    answers = await hooks.publish(
+        DRAWING_STATE, session, household=h, certificate=cert, village_code=village_code, english=english
     )
-
-
-async def household_terms(session: AsyncSession, user_id: uuid.UUID) -> incentives.Terms:
-    """What the farmer's rates depend on (`GET /products?for_me=true`); no linked household, no discount."""
-    h, cert, _ = await _mine(session, user_id)
-    if h is None:
-        return incentives.NONE
-    household_type = await session.scalar(select(User.household_type).where(User.id == user_id))
-    return terms_of(h, cert, household_type)
-
-
-async def _rates(
-    session: AsyncSession, h: Household, cert: Certificate | None, terms: incentives.Terms
-) -> tuple[DrawdownRate | None, list[MatchingProduct]]:
-    today = china_today()
-    assert terms.county_code is not None
-    rows = await incentives.matching_products(
-        session,
-        county_code=terms.county_code,
-        applicant_mask=terms.applicant_mask,
-        has_certificate=cert is not None,
-        today=today,
-    )
-    products = []
-    for r in rows:
-        rate = incentives.product_rate(
-            r.kind, r.max_annual_rate_bp, r.star_discounts_bp, terms.stars, terms.certificate_cap_bp
-        )
-        products.append(
-            MatchingProduct(
-                product_id=r.id,
-                name=r.name,
-                kind=r.kind,
-                bank=BankRef(id=r.bank_id, name=r[4]),
-                min_annual_rate_bp=r.min_annual_rate_bp,
-                max_annual_rate_bp=r.max_annual_rate_bp,
-                star_discount_bp=rate.discount_bp,
-                best_rate_bp=rate.max_bp,
-            )
-        )
-    products.sort(key=lambda m: (m.best_rate_bp, m.min_annual_rate_bp, str(m.product_id)))
-    drawdown = None
-    if cert is not None:
-        rate = await incentives.drawdown_cap(
-            session,
-            certificate_cap_bp=cert.max_annual_rate_bp,
-            lead_bank_id=cert.lead_bank_id,
-            county_code=h.county_code,
-            applicant_mask=terms.applicant_mask,
-            stars=cert.stars,
-            today=today,
-        )
-        drawdown = DrawdownRate(
-            certificate_cap_bp=rate.ceiling_bp, star_discount_bp=rate.discount_bp, best_rate_bp=rate.max_bp
-        )
-    return drawdown, products[: incentives.MAX_MATCHING]
+    if len(answers) != 1:
+        raise RuntimeError(f"{DRAWING_STATE} needs exactly one handler (app.wiring), has {len(answers)}")
+    state: DrawingState = answers[0]
+    return state
 
 
 async def my_credit(session: AsyncSession, p: Principal, *, english: bool = False) -> MyCredit:
-    from app.drawdowns import admission, isolation
-
-    h, cert, bank_name = await _mine(session, p.id)
+    h, cert, bank_name = await repository.mine(session, p.id)
     account = (await session.execute(select(User.village_code, User.household_type).where(User.id == p.id))).first()
     user_village, household_type = (account[0], account[1]) if account is not None else (None, None)
     village_code: str | None = h.village_code if h else user_village
@@ -219,24 +160,29 @@ async def my_credit(session: AsyncSession, p: Principal, *, english: bool = Fals
         )
         if cert is not None:
             cert_out = await certificate_public(session, cert, lead_bank_name=bank_name or "")
+    state = await drawing_state(session, h, cert, village_code, english)
     village = township = None
     if village_code and len(village_code) == 12:
-        v_iso, t_iso = await areas.isolation(session, village_code)
         vs, ts = await areas.village_and_township_status(session, village_code)
         village = VillagePublic(
-            code=vs.code, name=display_name(vs.name), is_credit_village=vs.is_credit, isolated=v_iso
+            code=vs.code,
+            name=display_name(vs.name),
+            is_credit_village=vs.is_credit,
+            isolated=bool(state.village_isolated),
         )
-        township = TownshipPublic(code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=t_iso)
-    # The same rules, in the same code, as POST /me/drawdowns (for the smallest amount).
-    refused = await admission.blocks(session, h, cert, await isolation.get_policy(session), china_today())
-    drawdown_rate, products = (await _rates(session, h, cert, terms_of(h, cert, household_type))) if h else (None, [])
+        township = TownshipPublic(
+            code=ts.code, name=ts.name, is_credit_township=ts.is_credit, isolated=bool(state.township_isolated)
+        )
+    drawdown_rate, products = (
+        (await rates.of_household(session, h, cert, rates.terms_of(h, cert, household_type))) if h else (None, [])
+    )
     return MyCredit(
         rating=rating_out,
         certificate=cert_out,
         village=village,
         township=township,
-        can_draw=not refused,
-        blocked_reasons=[BlockedReason(code=b.code, message=b.message(english)) for b in refused],
+        can_draw=not state.blocked,
+        blocked_reasons=[BlockedReason(code=code, message=message) for code, message in state.blocked],
         drawdown_rate=drawdown_rate,
         matching_products=products,
     )

@@ -6,27 +6,27 @@ which are about the request rather than the household. The order is the order th
 account not linked → no certificate → certificate not usable (not activated, frozen, revoked, expired) →
 an overdue or unrecovered written-off loan → the village or township under credit isolation → the limit.
 
-The limit rule is `within_limit`, written once for both Python integers (the read that answers `/me/credit`) and
-SQL columns (the conditional UPDATE that admits a draw-down atomically).
+The limit rule is credit's `within_limit`, written once for both Python integers (the read that answers
+`/me/credit`) and SQL columns (`app.credit.certificates.hold`, the conditional UPDATE that admits a draw-down
+atomically).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from app.core import hooks
+from app.core.dates import china_today
 from app.core.errors import AppError, AreaIsolated, CertificateInactive, LimitExceeded
 from app.core.money import percent_text, yuan_text
-from app.credit.certificates import effective_status
+from app.credit.certificates import effective_status, within_limit
+from app.credit.farmer import DRAWING_STATE, DrawingState
 from app.credit.models import Certificate, Household
-from app.drawdowns import isolation
-from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
+from app.drawdowns import isolation, repository
+from app.drawdowns.models import DrawdownPolicy, DrawdownStatus
 from app.regions import service as regions
 
 S = DrawdownStatus
@@ -64,11 +64,6 @@ def yuan(fen: int) -> str:
     return yuan_text(fen, always_cents=True)
 
 
-def within_limit(outstanding: Any, pending: Any, amount: Any, limit: Any) -> Any:
-    """outstanding + pending + amount ≤ limit: a bool for integers, a SQL condition for columns."""
-    return outstanding + pending + amount <= limit
-
-
 def certificate_state(cert: Certificate, today: date) -> str | None:
     """The certificate's refusal state, or None when it can be drawn on. Its status as `/me/credit` shows it
     (`app.credit.certificates.effective_status`: a live certificate is expired from its `expires_on`); an active
@@ -96,26 +91,42 @@ def certificate_block(cert: Certificate, today: date) -> Block | None:
     return Block(_STATE_CODES.get(state, "certificate_inactive"), CertificateInactive((zh + "，暂不能用信", en)))
 
 
-async def borrower_has_overdue(session: AsyncSession, household_id: uuid.UUID, today: date) -> bool:
-    hit = (
-        await session.execute(
-            select(Drawdown.id)
-            .where(
-                Drawdown.household_id == household_id,
-                or_(
-                    col(Drawdown.status).in_([S.overdue, S.written_off]),
-                    and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today),
-                ),
-            )
-            .limit(1)
-        )
-    ).first()
-    return hit is not None
+@dataclass(frozen=True)
+class Facts:
+    """What the loans say about a household, read in one statement (`repository.admission_facts`)."""
+
+    has_overdue: bool
+    lapsed_fen: int  # approvals past their validity still held in `pending_fen` until the sweep releases them
+    isolation: isolation.Isolation
 
 
-async def isolation_blocks(session: AsyncSession, village_code: str) -> list[Block]:
-    """The village's and the township's isolation, each as a refusal naming the area and the line."""
-    iso = await isolation.check(session, village_code)
+async def facts_of(
+    session: AsyncSession, household: Household, cert: Certificate | None, policy: DrawdownPolicy, today: date
+) -> Facts:
+    f = await repository.admission_facts(
+        session,
+        household_id=household.id,
+        village_code=household.village_code,
+        certificate_id=cert.id if cert is not None else None,
+        today=today,
+        lapse=today - timedelta(days=policy.approval_valid_days),
+    )
+    township = household.village_code[:9]
+    iso = isolation.judged(
+        policy,
+        isolation.AreaFigures(household.village_code, *f.village),
+        isolation.AreaFigures(township, *f.township),
+    )
+    return Facts(f.has_overdue, f.lapsed_fen, iso)
+
+
+async def isolation_blocks(
+    session: AsyncSession, village_code: str, iso: isolation.Isolation | None = None
+) -> list[Block]:
+    """The village's and the township's isolation (`iso`, when the caller has read it), each as a refusal
+    naming the area and the line."""
+    if iso is None:
+        iso = await isolation.check(session, village_code)
     out = []
     for isolated, fig, line, level in (
         (iso.village_isolated, iso.village, iso.village_line_bp, "village"),
@@ -149,17 +160,6 @@ async def isolation_blocks(session: AsyncSession, village_code: str) -> list[Blo
     return out
 
 
-async def lapsed_fen(session: AsyncSession, cert: Certificate, policy: DrawdownPolicy, today: date) -> int:
-    """Approvals past their validity still held in `pending_fen` until the sweep releases them."""
-    lapse = today - timedelta(days=policy.approval_valid_days)
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Drawdown.amount_fen), 0)).where(
-            Drawdown.certificate_id == cert.id, Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse
-        )
-    )
-    return int(total or 0)
-
-
 def limit_block(limit: int, outstanding: int, pending: int, amount_fen: int | None) -> Block | None:
     """`amount_fen` None asks whether anything at all can be drawn (the minimum draw-down)."""
     amount = MIN_DRAWDOWN_FEN if amount_fen is None else amount_fen
@@ -184,10 +184,14 @@ async def blocks(
     policy: DrawdownPolicy,
     today: date,
     amount_fen: int | None = None,
+    facts: Facts | None = None,
 ) -> list[Block]:
-    """Every reason this household cannot draw `amount_fen` (None: the minimum) now, in the order above."""
+    """Every reason this household cannot draw `amount_fen` (None: the minimum) now, in the order above
+    (`facts`: what the loans say, when the caller has already read them)."""
     if household is None:
         return [Block("household_not_linked", CertificateInactive(NO_HOUSEHOLD))]
+    if facts is None:
+        facts = await facts_of(session, household, cert, policy, today)
     out: list[Block] = []
     if cert is None:
         out.append(Block("no_certificate", CertificateInactive(NO_CERTIFICATE)))
@@ -195,12 +199,40 @@ async def blocks(
         state = certificate_block(cert, today)
         if state is not None:
             out.append(state)
-    if await borrower_has_overdue(session, household.id, today):
+    if facts.has_overdue:
         out.append(Block("overdue_loan", CertificateInactive(OVERDUE)))
-    out.extend(await isolation_blocks(session, household.village_code))
+    out.extend(await isolation_blocks(session, household.village_code, facts.isolation))
     if cert is not None:
-        pending = cert.pending_fen - await lapsed_fen(session, cert, policy, today)
+        pending = cert.pending_fen - facts.lapsed_fen
         over = limit_block(cert.limit_fen, cert.outstanding_fen, pending, amount_fen)
         if over is not None:
             out.append(over)
     return out
+
+
+@hooks.subscribe(DRAWING_STATE)
+async def drawing_state(
+    session: AsyncSession,
+    *,
+    household: Household | None,
+    certificate: Certificate | None,
+    village_code: str | None,
+    english: bool = False,
+) -> DrawingState:
+    """`GET /me/credit` (credit's) asks this: the area's isolation and the refusals of a minimum draw-down, the
+    loans read once for both."""
+    policy = await isolation.get_policy(session)
+    today = china_today()
+    village = village_code is not None and len(village_code) == 12
+    facts = iso = None
+    if household is not None and household.village_code == village_code:
+        facts = await facts_of(session, household, certificate, policy, today)
+        iso = facts.isolation
+    elif village and village_code is not None:  # no household: the account's village
+        iso = await isolation.check(session, village_code)
+    refused = await blocks(session, household, certificate, policy, today, facts=facts)
+    return DrawingState(
+        village_isolated=iso.village_isolated if iso is not None else None,
+        township_isolated=iso.township_isolated if iso is not None else None,
+        blocked=[(b.code, b.message(english)) for b in refused],
+    )

@@ -145,9 +145,8 @@ async def village_and_township(
     )
 
 
-async def check(session: AsyncSession, village_code: str) -> Isolation:
-    policy = await get_policy(session)
-    v, t = await village_and_township(session, village_code)
+def judged(policy: DrawdownPolicy, v: AreaFigures, t: AreaFigures) -> Isolation:
+    """The village's and township's figures against the policy's lines."""
     return Isolation(
         v,
         t,
@@ -156,6 +155,12 @@ async def check(session: AsyncSession, village_code: str) -> Isolation:
         policy.village_isolation_bp,
         policy.township_isolation_bp,
     )
+
+
+async def check(session: AsyncSession, village_code: str) -> Isolation:
+    policy = await get_policy(session)
+    v, t = await village_and_township(session, village_code)
+    return judged(policy, v, t)
 
 
 async def isolation(session: AsyncSession, village_code: str) -> tuple[bool, bool]:

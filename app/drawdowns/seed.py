@@ -20,11 +20,11 @@ from sqlmodel import col
 from app.core import crypto
 from app.core.dates import add_months, china_today
 from app.core.principal import Principal
+from app.credit import certificates
 from app.credit.models import Certificate, Household
 from app.drawdowns import isolation, lending, service
 from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
 from app.drawdowns.schemas import ApproveIn, DisburseIn, ReasonIn, RepaymentCreate
-from app.drawdowns.service import change_certificate
 
 S = DrawdownStatus
 
@@ -57,7 +57,8 @@ APPROVAL_AGE_DAYS = 20  # the expired approval: older than the policy's 15 days
 async def _submit(session: AsyncSession, h: Household, c: Certificate, loan: Loan, submitted_on: date) -> Drawdown:
     """The application as `POST /me/drawdowns` records it (the farmer's step-up and key are the app's part)."""
     assert c.lead_bank_id is not None
-    await change_certificate(session, c.id, pending=loan.amount_fen)
+    held = await certificates.hold(session, c.id, loan.amount_fen, china_today())
+    assert held, "a demo loan fits its certificate"
     dd = Drawdown(
         certificate_id=c.id,
         household_id=h.id,

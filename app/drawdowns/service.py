@@ -1,20 +1,20 @@
 """Draw-downs: the farmer's side (submit, list, cancel), shared state rules and presentation.
 
-Money moves only through conditional UPDATEs on the certificate row, in the transaction that writes the
-draw-down, its audit entry, notifications and events (and the idempotency record, by the router):
-`pending_fen` holds submitted + approved amounts, `outstanding_fen` disbursed unpaid principal.
+Money moves only through credit's operations on the certificate row (`app.credit.certificates.hold` and
+`release`: conditional UPDATEs), in the transaction that writes the draw-down, its audit entry, notifications and
+events (and the idempotency record, by the router): `pending_fen` holds submitted + approved amounts,
+`outstanding_fen` disbursed unpaid principal.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from app.auth import rights
 from app.auth.models import User
@@ -29,90 +29,35 @@ from app.core.errors import (
     TermNotAllowed,
     field_error,
 )
-from app.core.messages import status_zh
-from app.core.money import yuan_text
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal
+from app.credit import certificates
 from app.credit.models import Certificate, Household
-from app.drawdowns import admission, isolation
-from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus, Repayment
-from app.drawdowns.schedule import plan
-from app.drawdowns.schemas import (
-    DrawdownCreate,
-    DrawdownPublic,
-    InstallmentPublic,
-    RepaymentMethod,
-    RepaymentPublic,
-    SchedulePublic,
+from app.drawdowns import admission, isolation, repository
+from app.drawdowns.models import Drawdown, DrawdownPolicy, DrawdownStatus
+from app.drawdowns.presentation import (
+    STATUS_ZH,
+    present,
+    public_fields,
+    repayments_of,
+    status_filter,
+    yuan,
 )
+from app.drawdowns.presentation import (
+    effective_status as effective_status,  # the domain's rule, for callers of this front
+)
+from app.drawdowns.schemas import DrawdownCreate, DrawdownPublic
 from app.events.service import emit
+from app.notifications.models import Notification
 from app.notifications.service import notify
 
 S = DrawdownStatus
 
-STATUS_ZH = {s: status_zh("drawdown", s.value) for s in S}
 
-
-def yuan(fen: int) -> str:
-    return yuan_text(fen, always_cents=True)
-
-
-# ---- state rules -------------------------------------------------------------------------------------------
-
-
-def approval_expires_on(dd: Drawdown, policy: DrawdownPolicy) -> date | None:
-    if dd.approved_on is None or dd.status != S.approved:
-        return None
-    return dd.approved_on + timedelta(days=policy.approval_valid_days)
-
-
-def effective_status(dd: Drawdown, policy: DrawdownPolicy, today: date) -> S:
-    """The status as it is now, whether or not a job has recorded it: approvals lapse after the validity
-    days; disbursed principal still owed after due_on is overdue."""
-    expires = approval_expires_on(dd, policy)
-    if expires is not None and today > expires:
-        return S.expired
-    if dd.status == S.disbursed and dd.due_on is not None and dd.due_on < today and dd.outstanding_fen > 0:
-        return S.overdue
-    return S(dd.status)
-
-
-def status_filter(status: S, policy: DrawdownPolicy, today: date) -> Any:
-    """SQL for "effective status is `status`" (see effective_status)."""
-    lapse = today - timedelta(days=policy.approval_valid_days)
-    past_due = and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) < today)
-    stale = and_(Drawdown.status == S.approved, col(Drawdown.approved_on) < lapse)
-    if status == S.approved:
-        return and_(Drawdown.status == S.approved, col(Drawdown.approved_on) >= lapse)
-    if status == S.expired:
-        return or_(Drawdown.status == S.expired, stale)
-    if status == S.disbursed:
-        return and_(Drawdown.status == S.disbursed, col(Drawdown.due_on) >= today)
-    if status == S.overdue:
-        return or_(Drawdown.status == S.overdue, past_due)
-    return Drawdown.status == status
-
-
-async def change_certificate(
-    session: AsyncSession, certificate_id: uuid.UUID, *, pending: int = 0, outstanding: int = 0
-) -> None:
-    """Move money on the certificate row atomically (the CHECK keeps both counters non-negative)."""
-    await session.execute(
-        update(Certificate)
-        .where(Certificate.id == certificate_id)
-        .values(
-            pending_fen=Certificate.pending_fen + pending,
-            outstanding_fen=Certificate.outstanding_fen + outstanding,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> None:
+async def tell_farmer(session: AsyncSession, dd: Drawdown, status: str, extra: str = "") -> Notification | None:
     if dd.user_id is None:
-        return
-    await notify(
+        return None
+    return await notify(
         session,
         user_id=dd.user_id,
         kind=f"drawdown.{status}",
@@ -152,7 +97,7 @@ async def set_status(
 
 async def expire(session: AsyncSession, dd: Drawdown) -> None:
     """An approval that lapsed: release the held amount."""
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.expired, action="drawdown.expire", note="审批后超过有效期未放款，额度已释放。")
 
 
@@ -174,79 +119,31 @@ async def expire_stale(
     return len(rows)
 
 
-# ---- presentation ------------------------------------------------------------------------------------------
-
-
-async def repayments_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Repayment]]:
-    out: dict[uuid.UUID, list[Repayment]] = {i: [] for i in ids}
-    if ids:
-        rows = (
-            await session.execute(
-                select(Repayment)
-                .where(col(Repayment.drawdown_id).in_(ids))
-                .order_by(Repayment.paid_on, Repayment.created_at)
-            )
-        ).scalars()
-        for r in rows:
-            out[r.drawdown_id].append(r)
-    return out
-
-
-def public_fields(dd: Drawdown, repayments: list[Repayment], policy: DrawdownPolicy, today: date) -> dict[str, Any]:
-    rate = dd.annual_rate_bp if dd.annual_rate_bp is not None else dd.rate_cap_bp
-    items = plan(
-        dd.repayment_method, dd.amount_fen, rate, dd.term_months + dd.extended_months, dd.disbursed_on or today
-    )
-    return {
-        "id": dd.id,
-        "status": effective_status(dd, policy, today),
-        "amount_fen": dd.amount_fen,
-        "outstanding_fen": dd.outstanding_fen,
-        "annual_rate_bp": dd.annual_rate_bp,
-        "term_months": dd.term_months,
-        "purpose": dd.purpose,
-        "repayment_method": dd.repayment_method,
-        "submitted_on": dd.submitted_on,
-        "approved_on": dd.approved_on,
-        "approval_expires_on": approval_expires_on(dd, policy),
-        "disbursed_on": dd.disbursed_on,
-        "due_on": dd.due_on,
-        "extended_months": dd.extended_months,
-        "renewed_from_id": dd.renewed_from_id,
-        "renewed_to_id": dd.renewed_to_id,
-        "reason": dd.reason,
-        "repayments": [RepaymentPublic(amount_fen=r.amount_fen, paid_on=r.paid_on) for r in repayments],
-        "schedule": SchedulePublic(
-            method=RepaymentMethod(dd.repayment_method),
-            annual_rate_bp=rate,
-            estimated=dd.annual_rate_bp is None or dd.disbursed_on is None,
-            total_principal_fen=sum(i.principal_fen for i in items),
-            total_interest_fen=sum(i.interest_fen for i in items),
-            items=[
-                InstallmentPublic(
-                    period=i.period,
-                    due_on=i.due_on,
-                    principal_fen=i.principal_fen,
-                    interest_fen=i.interest_fen,
-                    payment_fen=i.payment_fen,
-                )
-                for i in items
-            ],
-        ),
-        "created_at": dd.created_at,
-        "updated_at": dd.updated_at,
-    }
-
-
-async def present(session: AsyncSession, dd: Drawdown) -> DrawdownPublic:
-    policy = await isolation.get_policy(session)
-    reps = await repayments_of(session, [dd.id])
-    return DrawdownPublic(**public_fields(dd, reps[dd.id], policy, china_today()))
-
-
 # ---- the farmer --------------------------------------------------------------------------------------------
 
 # The admission rules live in app.drawdowns.admission (`/me/credit` explains them with the same code).
+
+
+def _check_term(policy: DrawdownPolicy, term_months: int) -> None:
+    if not policy.min_term_months <= term_months <= policy.max_term_months:
+        msg = f"用信期限须为 {policy.min_term_months}–{policy.max_term_months} 个月"
+        raise TermNotAllowed(
+            (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
+            errors=[field_error("term_months", "term_not_allowed", msg)],
+        )
+
+
+async def _hold(session: AsyncSession, cert: Certificate, amount_fen: int, today: date) -> None:
+    """Credit's conditional UPDATE admits the amount atomically; refused, say why with the same rules."""
+    if await certificates.hold(session, cert.id, amount_fen, today):
+        return
+    # Something changed since the read (a concurrent draw-down, a freeze).
+    fresh = await certificates.as_it_is_now(session, cert.id)
+    block = admission.certificate_block(fresh, today) or admission.limit_block(
+        fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, amount_fen
+    )
+    assert block is not None
+    raise block.error
 
 
 async def submit(session: AsyncSession, redis: Any, p: Principal, body: DrawdownCreate) -> DrawdownPublic:
@@ -258,59 +155,22 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         ("今日用信申请次数已达上限，请明天再试", "Too many draw-downs today"),
     )
     policy = await isolation.get_policy(session)
-    if not policy.min_term_months <= body.term_months <= policy.max_term_months:
-        msg = f"用信期限须为 {policy.min_term_months}–{policy.max_term_months} 个月"
-        raise TermNotAllowed(
-            (msg, f"The term must be {policy.min_term_months}-{policy.max_term_months} months"),
-            errors=[field_error("term_months", "term_not_allowed", msg)],
-        )
-    # The household and its current certificate in one read.
-    row = (
-        await session.execute(
-            select(Household, Certificate)
-            .outerjoin(
-                Certificate, and_(Certificate.household_id == Household.id, col(Certificate.is_current).is_(True))
-            )
-            .where(Household.user_id == p.id)
-        )
-    ).first()
-    household, cert = (row[0], row[1]) if row is not None else (None, None)
+    _check_term(policy, body.term_months)
+    household, cert = await repository.borrower(session, p.id)
     today = china_today()
-    refused = await admission.blocks(session, household, cert, policy, today, body.amount_fen)
+    facts = await admission.facts_of(session, household, cert, policy, today) if household is not None else None
+    refused = await admission.blocks(session, household, cert, policy, today, body.amount_fen, facts=facts)
     if refused:
         raise refused[0].error
-    assert household is not None and cert is not None and cert.lead_bank_id is not None
-    await expire_stale(session, policy, today, cert.id)
-    lead_bank_id = cert.lead_bank_id
-    admitted = await session.execute(
-        update(Certificate)
-        .where(
-            Certificate.id == cert.id,
-            Certificate.status == "active",
-            admission.within_limit(
-                Certificate.outstanding_fen, Certificate.pending_fen, body.amount_fen, Certificate.limit_fen
-            ),
-        )
-        .values(pending_fen=Certificate.pending_fen + body.amount_fen, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if admitted.rowcount != 1:  # type: ignore[attr-defined]
-        # Something changed since the read (a concurrent draw-down, a freeze): say what, with the same rules.
-        fresh = (
-            await session.execute(
-                select(Certificate).where(Certificate.id == cert.id).execution_options(populate_existing=True)
-            )
-        ).scalar_one()
-        block = admission.certificate_block(fresh, today) or admission.limit_block(
-            fresh.limit_fen, fresh.outstanding_fen, fresh.pending_fen, body.amount_fen
-        )
-        assert block is not None
-        raise block.error
+    assert household is not None and cert is not None and cert.lead_bank_id is not None and facts is not None
+    if facts.lapsed_fen:  # lapsed approvals on this certificate: release them first (none, nothing to sweep)
+        await expire_stale(session, policy, today, cert.id)
+    await _hold(session, cert, body.amount_fen, today)
     dd = Drawdown(
         certificate_id=cert.id,
         household_id=household.id,
         user_id=p.id,
-        bank_id=lead_bank_id,
+        bank_id=cert.lead_bank_id,
         village_code=household.village_code,
         township_code=household.township_code,
         county_code=household.county_code,
@@ -323,10 +183,18 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         status=S.submitted,
         submitted_on=today,
     )
-    # No flush here: the id is set in Python, and the draw-down is written with the audit entry, the event and
-    # the notifications in the one flush that ends the idempotency savepoint.
-    session.add(dd)
-    await audit.record(
+    # The draw-down with its audit entry, event and notifications: one statement (PostgreSQL), no ORM flush.
+    await repository.insert_together(session, [dd, *await _announce_submitted(session, dd, household, cert)])
+    # A draw-down just submitted has no repayments: no need to read them.
+    return DrawdownPublic(**public_fields(dd, [], policy, today))
+
+
+async def _announce_submitted(
+    session: AsyncSession, dd: Drawdown, household: Household, cert: Certificate
+) -> list[SQLModel]:
+    """The audit entry, the lead bank's event and notification, the farmer's notification (built by their
+    domains' services, not yet written)."""
+    entry = await audit.record(
         session,
         action="drawdown.submit",
         object_type="drawdown",
@@ -334,10 +202,10 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
         after={"status": dd.status, "amount_fen": dd.amount_fen, "term_months": dd.term_months},
         certificate_id=str(cert.id),
     )
-    await emit(
+    event = await emit(
         session,
         type="drawdown.submitted",
-        bank_id=lead_bank_id,
+        bank_id=dd.bank_id,
         data={
             "drawdown_id": str(dd.id),
             "certificate_number": cert.number,
@@ -351,17 +219,16 @@ async def submit(session: AsyncSession, redis: Any, p: Principal, body: Drawdown
             },
         },
     )
-    await notify(
+    to_bank = await notify(
         session,
-        bank_id=lead_bank_id,
+        bank_id=dd.bank_id,
         kind="drawdown.submitted",
         title="新的用信申请",
         body=f"{mask_name(household.real_name)}申请用信 {yuan(dd.amount_fen)} 元，期限 {dd.term_months} 个月，请审批。",
         data={"drawdown_id": str(dd.id)},
     )
-    await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
-    # A draw-down just submitted has no repayments: no need to read them.
-    return DrawdownPublic(**public_fields(dd, [], policy, today))
+    to_farmer = await tell_farmer(session, dd, S.submitted, "请等待主办银行审批。")
+    return [entry, event, to_bank, *([to_farmer] if to_farmer is not None else [])]
 
 
 async def _mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUID, lock: bool = False) -> Drawdown:
@@ -401,7 +268,7 @@ async def cancel_mine(session: AsyncSession, p: Principal, drawdown_id: uuid.UUI
     dd = await _mine(session, p, drawdown_id, lock=True)
     if dd.status != S.submitted:
         raise InvalidState(("只有待审批的用信申请可以取消", "Only a submitted draw-down can be cancelled"))
-    await change_certificate(session, dd.certificate_id, pending=-dd.amount_fen)
+    await certificates.release(session, dd.certificate_id, pending=-dd.amount_fen)
     await set_status(session, dd, S.cancelled, action="drawdown.cancel", note="额度已释放。", by="borrower")
     await emit(
         session,

@@ -104,12 +104,12 @@ class Lending:
     async def unisolated_village(self) -> str:
         """A fresh village whose township no earlier test has put under credit isolation (tests leave overdue
         loans behind, and villages are handed out one by one, so a township can be shared)."""
-        from app.credit import areas
+        from app.drawdowns import isolation
 
         while True:
             village = await self.factory.fresh_village()
             async with self.factory.session() as s:
-                if not any(await areas.isolation(s, village)):
+                if not any(await isolation.isolation(s, village)):
                     return village
 
     async def submit(

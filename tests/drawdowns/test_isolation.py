@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.core.dates import china_today
-from app.credit import areas
+from app.drawdowns import isolation
 from app.drawdowns.models import Drawdown
 from tests.drawdowns.conftest import Lending
 
@@ -36,7 +36,7 @@ async def _quiet_village(lending: Lending) -> str:
 
 async def _isolated(lending: Lending, session_factory, village: str) -> tuple[bool, bool]:
     async with session_factory() as s:
-        return await areas.isolation(s, village)
+        return await isolation.isolation(s, village)
 
 
 async def test_village_at_five_percent_is_isolated(lending: Lending, factory) -> None:
@@ -123,7 +123,7 @@ async def test_past_due_counts_without_any_job(lending: Lending, factory) -> Non
 
 async def _figures(factory, code: str):
     async with factory.session() as s:
-        return await areas.area_loan_figures(s, [code])
+        return await isolation.area_loan_figures(s, [code])
 
 
 async def _lender_headers(lending: Lending, factory, dd_id: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.core.dates import china_today
-from app.credit import areas
 from app.credit.models import Certificate
 from app.credit.seed import DEMO_VILLAGES
 from app.drawdowns import isolation
@@ -54,7 +53,7 @@ async def test_seeder(factory: Factory) -> None:
         assert sum(c.outstanding_fen for c in certs) == (2_000_000 - 500_000) + 1_000_000 + 500_000 - RECOVERED_FEN
         assert sum(c.pending_fen for c in certs) == 1_000_000 + 800_000
         # 马庄村: its overdue and written-off loans isolate it; 竹沟村 lends on
-        assert (await areas.isolation(s, "411702009203"))[0] is True
-        assert (await areas.isolation(s, "411725101200")) == (False, False)
+        assert (await isolation.isolation(s, "411702009203"))[0] is True
+        assert (await isolation.isolation(s, "411725101200")) == (False, False)
         fig = await isolation.figures_for(s, "411702009203")
         assert fig.overdue_balance_fen == fig.loan_balance_fen == 1_500_000 - RECOVERED_FEN
