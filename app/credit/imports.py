@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +22,7 @@ from app.core import audit, crypto
 from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.errors import field_error
+from app.credit import bulk
 from app.credit.import_rows import MAX_ROWS, RatingRow, RowContext, parse_body
 from app.credit.models import Household
 from app.credit.ratings import (
@@ -169,8 +170,7 @@ def _plan_update(plan: Plan, r: RatingRow, old_h: Household, now: datetime) -> N
 
 
 async def _write(session: AsyncSession, plan: Plan) -> None:
-    for i in range(0, len(plan.inserts), CHUNK):
-        await session.execute(insert(Household), plan.inserts[i : i + CHUNK])
+    await bulk.insert_rows(session, Household, plan.inserts)
     for i in range(0, len(plan.updates), CHUNK):
         await session.execute(update(Household), plan.updates[i : i + CHUNK])
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -24,7 +24,7 @@ from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.money import yuan_text
-from app.credit import areas, certificates, rating
+from app.credit import areas, bulk, certificates, rating
 from app.credit.models import Certificate, Household, RatingChange, RatingFactor
 from app.events import service as events
 from app.notifications import service as notifications
@@ -172,8 +172,7 @@ async def _after_rating(
         }
         for c in changes
     ]
-    for i in range(0, len(history), CHUNK):
-        await session.execute(insert(RatingChange), history[i : i + CHUNK])
+    await bulk.insert_rows(session, RatingChange, history)
 
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for c in changes:
@@ -187,7 +186,7 @@ async def _after_rating(
 
     policies = await certificates.load_policies(session)
     by_household = {c.household_id: c for c in changes}
-    ids = list(by_household)
+    ids = [hid for hid, c in by_household.items() if c.old is not None]  # a new household has no certificate
     current: dict[uuid.UUID, Certificate] = {}
     for i in range(0, len(ids), CHUNK):
         rows = (
@@ -260,7 +259,7 @@ async def _after_rating(
             )
 
 
-def _farmer_text(cert: Certificate, kinds: list[str]) -> str:
+def _farmer_text(cert: Certificate | certificates.NewCertificate, kinds: list[str]) -> str:
     color = "红本" if cert.color == "red" else "蓝本"
     yuan = yuan_text(cert.limit_fen)
     if "revoked" in kinds:

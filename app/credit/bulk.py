@@ -1,0 +1,43 @@
+"""Many new rows into one of credit's tables at once, in the session's transaction.
+
+On PostgreSQL (asyncpg) the rows go in by `COPY … FROM STDIN` (binary): no statement to build, parse or plan,
+~10× less client and server CPU than multi-row INSERTs. Values pass through the columns' own bind processors
+first (JSON serialised, UTC timestamps checked), so they are stored exactly as an INSERT would store them, and
+constraints and foreign keys hold as for an INSERT. Elsewhere (SQLite) the same rows go in as Core
+`INSERT … VALUES` in chunks. Callers give every row the same keys: the table's columns they set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+CHUNK = 1000
+
+
+async def insert_rows(session: AsyncSession, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (dicts keyed by column name) into `table` (a model class or a `Table`)."""
+    if not rows:
+        return
+    table = table if isinstance(table, Table) else table.__table__
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
+        await _copy(conn, table, rows)
+        return
+    for i in range(0, len(rows), CHUNK):
+        await conn.execute(insert(table), list(rows[i : i + CHUNK]))
+
+
+async def _copy(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    columns = [c for c in table.columns if c.key in rows[0]]
+    pairs = [(c.key, c.type._cached_bind_processor(conn.dialect)) for c in columns]
+    records = [tuple(r[k] if p is None else p(r[k]) for k, p in pairs) for r in rows]
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")  # SQLAlchemy opens its transaction lazily, on the first statement
+    await driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
