@@ -10,6 +10,7 @@ constraints and foreign keys hold as for an INSERT. Elsewhere (SQLite) the same 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -33,11 +34,25 @@ async def insert_rows(session: AsyncSession, table: Any, rows: Sequence[Mapping[
 
 async def _copy(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = [c for c in table.columns if c.key in rows[0]]
-    pairs = [(c.key, c.type._cached_bind_processor(conn.dialect)) for c in columns]
-    records = [tuple(r[k] if p is None else p(r[k]) for k, p in pairs) for r in rows]
+    records = _records(rows, [c.key for c in columns], [c.type._cached_bind_processor(conn.dialect) for c in columns])
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # SQLAlchemy opens its transaction lazily, on the first statement
     await driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
+
+
+def _records(rows: Sequence[Mapping[str, Any]], keys: list[str], processors: list[Any]) -> list[tuple[Any, ...]]:
+    """Each row as a tuple in `keys` order, through the columns' bind processors (None: the value as it is)."""
+    take = itemgetter(*keys) if len(keys) > 1 else (lambda r: (r[keys[0]],))
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not converted:
+        return [take(r) for r in rows]
+    records = []
+    for r in rows:
+        values = list(take(r))
+        for i, p in converted:
+            values[i] = p(values[i])
+        records.append(tuple(values))
+    return records

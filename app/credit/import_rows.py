@@ -23,6 +23,7 @@ from app.credit.ratings import check_codes
 MAX_ROWS = 50_000
 TRUE = {"true", "1", "yes", "y", "是", "t"}
 FALSE = {"false", "0", "no", "n", "否", "f", ""}
+BOOLEANS = TRUE | FALSE
 # (field, factor kind) in the order their errors are reported; vetoes are always replaced, the others only
 # when the row names their column.
 FACTOR_LISTS = (("vetoes", "veto"), ("positives", "positive"), ("negatives", "negative"))
@@ -75,7 +76,7 @@ def _bool(value: Any) -> bool | None:
         return value
     if value is None:
         return False
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+    if isinstance(value, str) and value.strip().lower() in BOOLEANS:
         return value.strip().lower() in TRUE
     return None
 

@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from app.core import audit
 from app.core.audit import Actor
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.money import yuan_text
@@ -185,6 +186,7 @@ async def _after_rating(
     await areas.apply_deltas(session, {k: (v[0], v[1]) for k, v in deltas.items()})
 
     policies = await certificates.load_policies(session)
+    today = china_today()  # one date for the whole batch (and the year of its certificate numbers)
     by_household = {c.household_id: c for c in changes}
     ids = [hid for hid, c in by_household.items() if c.old is not None]  # a new household has no certificate
     current: dict[uuid.UUID, Certificate] = {}
@@ -207,7 +209,7 @@ async def _after_rating(
     households: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     holders: dict[tuple[str, date], int] = defaultdict(int)
     for hid, c in by_household.items():
-        d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason)
+        d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason, today=today)
         if d.ledger or d.changed or d.new_cert:
             derivations.append((c, d))
         old_village = c.old.village_code if c.old is not None else None
@@ -224,7 +226,7 @@ async def _after_rating(
         after = counters.certificate_key(d.new_cert or current.get(hid))
         if after is not None:
             holders[(c.new.village_code, after)] += 1
-    await certificates.write(session, [d for _, d in derivations])
+    await certificates.write(session, [d for _, d in derivations], today)
     await counters.move_households(session, {k: (v[0], v[1]) for k, v in households.items()})
     await counters.move_certificates(session, holders)
     for c, d in derivations:
