@@ -23,7 +23,7 @@ from app.core.money import yuan_text
 from app.core.pagination import decode_cursor, page_of, parse_uuid
 from app.core.principal import Principal
 from app.credit.models import Household
-from app.credit.ratings import set_village_score
+from app.credit.rating_updates import set_village_score
 from app.demands import offers, posting
 from app.demands.models import Demand
 from app.demands.schemas import DemandPublic

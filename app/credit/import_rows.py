@@ -17,8 +17,8 @@ from typing import Any
 from app.core import crypto
 from app.core.errors import ValidationFailed, field_error
 from app.core.identity import normalize_mobile, normalize_resident_id
-from app.credit import rating
-from app.credit.ratings import check_codes
+from app.credit import rating_engine
+from app.credit.rating_updates import check_codes
 
 MAX_ROWS = 50_000
 TRUE = {"true", "1", "yes", "y", "是", "t"}
@@ -162,7 +162,7 @@ def _village_code(raw: dict[str, Any], ctx: RowContext, out: dict[str, Any], err
 
 def _scores(raw: dict[str, Any], ctx: RowContext, out: dict[str, Any], errs: Errors) -> None:
     for key, name in (("provincial_score", "provincial"), ("village_score", "village")):
-        out[name] = rating.parse_score(raw.get(key))
+        out[name] = rating_engine.parse_score(raw.get(key))
         if out[name] is None:
             errs.append(field_error(key, "score_invalid", "评分须为 0–100，最多两位小数"))
 

@@ -25,7 +25,7 @@ from app.core.errors import field_error
 from app.credit import bulk
 from app.credit.import_rows import MAX_ROWS, RatingRow, RowContext, parse_body
 from app.credit.models import Household
-from app.credit.ratings import (
+from app.credit.rating_updates import (
     CHUNK,
     Change,
     RatingState,

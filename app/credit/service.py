@@ -18,10 +18,10 @@ from app.core.errors import (
 )
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal, Role
-from app.credit import rating
+from app.credit import rating_engine
 from app.credit.certificates import effective_status, status_after_unfreeze
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange, RatingFactor
-from app.credit.ratings import check_codes, factor_catalogue, rate_household
+from app.credit.rating_updates import check_codes, factor_catalogue, rate_household
 from app.credit.schemas import (
     CertificateAdminPublic,
     CertificateSummary,
@@ -197,8 +197,8 @@ async def update_rating(
     await rate_household(
         session,
         h,
-        provincial=body.provincial_score.quantize(rating.TWO_DECIMALS),
-        village=body.village_score.quantize(rating.TWO_DECIMALS),
+        provincial=body.provincial_score.quantize(rating_engine.TWO_DECIMALS),
+        village=body.village_score.quantize(rating_engine.TWO_DECIMALS),
         positives=list(dict.fromkeys(body.positives)),
         negatives=list(dict.fromkeys(body.negatives)),
         vetoes=list(dict.fromkeys(body.vetoes)),

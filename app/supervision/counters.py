@@ -1,7 +1,7 @@
 """Moving the per-village supervision counters, in the caller's transaction.
 
 Called from the code paths that change what they count: household creation and village changes and certificate
-derivations (`app.credit.ratings._after_rating`), linking (`app.auth.profile`) and unlinking
+derivations (`app.credit.rating_updates._after_rating`), linking (`app.auth.profile`) and unlinking
 (`app.credit.service.unlink`), and the demo seeders. Upserts run in sorted key order so that two transactions
 touching the same villages lock their rows in the same order. Nothing here imports another domain.
 """

@@ -25,7 +25,7 @@ from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.money import yuan_text
-from app.credit import areas, bulk, certificates, rating
+from app.credit import areas, bulk, certificates, rating_engine
 from app.credit.models import Certificate, Household, RatingChange, RatingFactor
 from app.events import service as events
 from app.notifications import service as notifications
@@ -84,7 +84,7 @@ def compute(
     if provincial is None or village is None:
         composite, stars, credit, vetoed = None, 0, False, bool(vetoes)
     else:
-        r = rating.rate(provincial, village, vetoes)
+        r = rating_engine.rate(provincial, village, vetoes)
         composite, stars, credit, vetoed = r.composite, r.stars, r.is_credit_household, r.vetoed
     return RatingState(
         village_code, provincial, village, composite, stars, credit, vetoed,
@@ -313,7 +313,7 @@ async def rate_household(
 
 async def set_village_score(session: AsyncSession, household_id: uuid.UUID, score: Decimal, actor: Actor) -> Household:
     """The village rating group's score (station agents). The caller checks the agent's village."""
-    parsed = rating.parse_score(score)
+    parsed = rating_engine.parse_score(score)
     if parsed is None:
         raise ValidationFailed(errors=[field_error("village_score", "score_invalid", "评分须为 0–100，最多两位小数")])
     household = await session.scalar(select(Household).where(Household.id == household_id).with_for_update())
