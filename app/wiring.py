@@ -7,3 +7,4 @@ Add a domain's subscriber module here when it subscribes to a signal.
 from __future__ import annotations
 
 import app.models  # noqa: F401 - every table known before a handler runs
+from app.supervision import counters as _counters  # noqa: F401 - credit.households_changed, certificate holders

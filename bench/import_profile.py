@@ -145,8 +145,8 @@ def _time_phases(phases: dict[str, list[float]]) -> None:
     timed(bulk, "_copy", "bulk copy (in the above)")
     timed(certificates, "write", "certificates.write (in _after_rating)")
     timed(areas, "apply_deltas", "areas.apply_deltas (in _after_rating)")
-    timed(counters, "move_households", "counters.move_households (in _after_rating)")
-    timed(counters, "move_certificates", "counters.move_certificates (in _after_rating)")
+    timed(counters, "move_households", "counters.move_households (credit.households_changed)")
+    timed(counters, "move_certificates", "counters.move_certificates (credit.certificate_holders_changed)")
 
 
 def main() -> None:

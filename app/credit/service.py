@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core import audit, crypto
+from app.core import audit, crypto, hooks
 from app.core.db import utcnow
 from app.core.errors import (
     InvalidState,
@@ -36,7 +36,6 @@ from app.credit.schemas import (
 )
 from app.events import service as events
 from app.notifications import service as notifications
-from app.supervision import counters
 
 
 def region_scope(p: Principal) -> str | None:
@@ -218,7 +217,7 @@ async def unlink(session: AsyncSession, household_id: uuid.UUID) -> HouseholdDet
     old = h.user_id
     h.user_id, h.updated_at = None, utcnow()
     await session.flush()
-    await counters.move_households(session, {h.village_code: (0, -1)})
+    await hooks.publish("credit.households_changed", session, deltas={h.village_code: (0, -1)})  # supervision
     await audit.record(
         session,
         action="household.unlink",
