@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 CHUNK = 1000
@@ -40,7 +41,34 @@ async def _copy(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str,
     assert driver is not None
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # SQLAlchemy opens its transaction lazily, on the first statement
-    await driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
+    try:
+        await driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
+    except Exception as exc:
+        raise await _as_sqlalchemy_error(conn, raw.dbapi_connection, table, exc) from exc
+
+
+async def _as_sqlalchemy_error(conn: AsyncConnection, adapted: Any, table: Table, exc: Exception) -> Exception:
+    """The error an INSERT would have raised: the driver's exception translated by SQLAlchemy's adapter and
+    wrapped (`IntegrityError`, a lock or serialization failure the app answers 503), a dead connection
+    invalidated so the pool drops it."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        adapted._handle_exception(exc)  # SQLAlchemy's own translation (it raises); marks a closed connection
+    except dbapi.Error as translated:
+        invalidated = conn.dialect.is_disconnect(translated, adapted, None)
+        if invalidated:
+            await conn.invalidate(translated)
+        return DBAPIError.instance(
+            f"COPY {table.name}",
+            None,
+            translated,
+            dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=conn.dialect,
+        )
+    except Exception as other:
+        return other
+    return exc
 
 
 def _records(rows: Sequence[Mapping[str, Any]], keys: list[str], processors: list[Any]) -> list[tuple[Any, ...]]:
