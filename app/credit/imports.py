@@ -2,8 +2,10 @@
 without an account links by itself to the farmer account that gave its resident ID and name (an unrated
 household that posted demands before it was rated: `app.auth.profile.link_waiting_accounts`).
 
-Fast by construction: one query for the villages, one per 1,000 rows to find existing households by keyed hash,
-bulk inserts and updates in chunks, and the shared `_after_rating` for history, counters and certificates.
+Each row is checked by its schema (`app.credit.import_rows.RatingRow`). Fast by construction: one query for the
+villages, one per 1,000 rows to find existing households by keyed hash, new households by `COPY`
+(`app.credit.bulk`), updates in chunks, and the shared `_after_rating` for history, counters and certificates
+(`app.credit.rating_updates`), in bulk too.
 """
 
 from __future__ import annotations

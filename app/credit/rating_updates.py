@@ -1,8 +1,9 @@
 """Applying ratings: one household (admin, agent) or a bulk import, with history, counters and certificates.
 
-Both paths end in `_after_rating`, which writes the history rows, moves the per-village counters, re-derives
-certificates in bulk and tells lead banks and linked farmers what changed — a fixed number of queries per
-chunk, never one per row.
+Both paths end in `_after_rating`, which writes the history rows, moves the per-village credit counters,
+re-derives certificates in bulk, announces what supervision counts (`credit.households_changed`,
+`credit.certificate_holders_changed`) and tells lead banks and linked farmers what changed — a fixed number of
+queries per chunk, never one per row. The pure rules (scores, composite, stars) are `app.credit.rating_engine`.
 """
 
 from __future__ import annotations
