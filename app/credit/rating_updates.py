@@ -92,7 +92,8 @@ def compute(
     )  # fmt: skip
 
 
-def state_of(h: Household) -> RatingState:
+def state_of(h: Household | Any) -> RatingState:
+    """The rating state of a household (its ORM object, or a row with the same columns)."""
     return RatingState(
         h.village_code, h.provincial_score, h.village_score, h.composite_score, h.stars,
         h.is_credit_household, h.vetoed, list(h.positives or []), list(h.negatives or []),
