@@ -7,7 +7,7 @@ What it writes (every figure derived with the app's own rules, see below):
 - 50 banks with the counties they serve, a bank_admin and a bank_staff each; 5,000 published products with
   their counties and search bigrams (`app.catalog.search.bigrams`, as `sync_terms` writes them);
 - 1,000,000 households in the villages: GB 11643 resident IDs, encrypted and hashed with `app.core.crypto`,
-  rated with `app.credit.ratings.compute` (the app's composite, stars, veto rules); a certificate for every
+  rated with `app.credit.rating_updates.compute` (the app's composite, stars, veto rules); a certificate for every
   credit household from the seeded certificate policy (`certificates.add_months` for expiry), a `granted`
   ledger row each; farmer accounts for activated households with their consent to the lead bank;
 - about 500,000 draw-downs in every state on active certificates, with repayments; the certificate's
@@ -374,7 +374,7 @@ async def _shard(
 ) -> dict[str, Any]:
     from app.core import crypto
     from app.credit.certificates import add_months, china_today
-    from app.credit.ratings import compute
+    from app.credit.rating_updates import compute
 
     policies = opts["policies"]
     today = china_today()
@@ -500,7 +500,7 @@ async def _shard(
 
 
 async def area_figures(conn: asyncpg.Connection, aggs: list[dict[str, Any]]) -> None:
-    from app.credit.rating import is_credit_area
+    from app.credit.rating_engine import is_credit_area
 
     ratio = Decimal(await conn.fetchval("SELECT value FROM credit_settings WHERE key='credit_village_ratio'"))
     now = datetime.now(UTC)

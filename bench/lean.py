@@ -296,7 +296,7 @@ async def drawdown(conn: asyncpg.Connection, user_id: uuid.UUID, amount: int, te
 
 
 async def credit(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
-    from app.credit.rating import is_credit_area
+    from app.credit.rating_engine import is_credit_area
 
     r = await conn.fetchrow(CREDIT_SQL, user_id, china_today())
     if r is None:

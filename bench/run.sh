@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${BENCH_DB:-puhuitong_bench}
 export DATABASE_URL=postgresql://postgres@127.0.0.1/$DB
-export REDIS_URL=redis://127.0.0.1:6379/10 APP_ENV=dev WORKER_IN_PROCESS=false LOG_LEVEL=${LOG_LEVEL:-ERROR}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/10} APP_ENV=dev WORKER_IN_PROCESS=false LOG_LEVEL=${LOG_LEVEL:-ERROR}
 # Connections per worker (app default 10 + 5): workers x 15 + the ceiling's workers x 10 stay far below
 # PostgreSQL's max_connections (100 here, shared with other users of the server).
 export DB_POOL_SIZE=${DB_POOL_SIZE:-10} DB_MAX_OVERFLOW=${DB_MAX_OVERFLOW:-5} DB_POOL_TIMEOUT_SECONDS=5

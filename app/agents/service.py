@@ -23,7 +23,7 @@ from app.core.money import yuan_text
 from app.core.pagination import decode_cursor, page_of, parse_uuid
 from app.core.principal import Principal
 from app.credit.models import Household
-from app.credit.ratings import set_village_score
+from app.credit.rating_updates import set_village_score
 from app.demands import service as demands
 from app.demands.service import DemandPublic
 from app.notifications.service import notify

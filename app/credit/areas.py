@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from app.core.db import utcnow
 from app.credit.models import CreditSetting, VillageCreditStats
-from app.credit.rating import is_credit_area
+from app.credit.rating_engine import is_credit_area
 from app.regions.models import Region
 
 DEFAULT_THRESHOLDS = {"credit_village_ratio": Decimal("0.70"), "credit_township_ratio": Decimal("0.65")}

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import Actor
 from app.core.dates import add_months, china_today
 from app.core.db import utcnow
-from app.credit import repository
+from app.credit import bulk, repository
 from app.credit.models import Certificate, CertificateCounter, CertificateLedgerEntry, CertificatePolicy
 from app.credit.repository import within_limit as within_limit  # the limit rule, for admission's read
 
@@ -72,19 +72,46 @@ def status_after_unfreeze(cert: Certificate) -> str:
     return "active" if cert.lead_bank_id is not None and cert.activated_at is not None else "issued"
 
 
+@dataclass(slots=True)
+class NewCertificate:
+    """A certificate to insert, as a plain row (an ORM object costs ~0.3 ms to build: too much 50,000 times)."""
+
+    id: uuid.UUID
+    household_id: uuid.UUID
+    color: str
+    stars: int
+    limit_fen: int
+    max_annual_rate_bp: int
+    status: str
+    issued_on: date
+    expires_on: date
+    created_at: datetime
+    number: str = ""
+    is_current: bool = True
+    lead_bank_id: uuid.UUID | None = None
+    activated_at: datetime | None = None
+    outstanding_fen: int = 0
+    pending_fen: int = 0
+    status_reason: str | None = None
+    updated_at: datetime | None = None
+
+
+NEW_COLUMNS = tuple(NewCertificate.__dataclass_fields__)
+
+
 @dataclass
 class Derivation:
-    new_cert: Certificate | None = None
+    new_cert: NewCertificate | None = None
     changed: list[Certificate] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def certificate(self) -> Certificate | None:
+    def certificate(self) -> Certificate | NewCertificate | None:
         return self.new_cert or (self.changed[-1] if self.changed else None)
 
 
 def _entry(
-    cert: Certificate, kind: str, old_limit: int, old_status: str | None, reason: str, actor: Actor
+    cert: Certificate | NewCertificate, kind: str, old_limit: int, old_status: str | None, reason: str, actor: Actor
 ) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -140,11 +167,9 @@ def derive(
 
     if current is None or status == "expired":
         renewing = current is not None
-        new = Certificate(
+        new = NewCertificate(
             id=uuid.uuid4(),
-            number="",
             household_id=household_id,
-            is_current=True,
             color=policy.color,
             stars=policy.stars,
             limit_fen=policy.limit_fen,
@@ -220,15 +245,8 @@ async def write(session: AsyncSession, derivations: list[Derivation], today: dat
         # Persistent rows: the unit of work flushes their changes; flush now so the unique "current" index
         # sees an expired certificate step aside before its successor is inserted.
         await session.flush()
-    if new:
-        rows = [
-            {c.key: getattr(cert, c.key) for c in Certificate.__table__.columns}  # type: ignore[attr-defined]
-            for cert in new
-        ]
-        for i in range(0, len(rows), 1000):
-            await session.execute(insert(Certificate), rows[i : i + 1000])
-    for i in range(0, len(ledger), 1000):
-        await session.execute(insert(CertificateLedgerEntry), ledger[i : i + 1000])
+    await bulk.insert_rows(session, Certificate, [{k: getattr(cert, k) for k in NEW_COLUMNS} for cert in new])
+    await bulk.insert_rows(session, CertificateLedgerEntry, ledger)
 
 
 def public_snapshot(cert: Certificate | None) -> dict[str, Any] | None:

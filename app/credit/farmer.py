@@ -19,10 +19,10 @@ from app.core.db import utcnow
 from app.core.errors import BankNotServingCounty, CertificateInactive, InvalidState, NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal
-from app.credit import areas, rates, rating, repository
+from app.credit import areas, rates, rating_engine, repository
 from app.credit.certificates import effective_status
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange
-from app.credit.ratings import factor_catalogue
+from app.credit.rating_updates import factor_catalogue
 from app.credit.schemas import (
     BlockedReason,
     CertificatePublic,
@@ -146,9 +146,9 @@ async def my_credit(session: AsyncSession, p: Principal, *, english: bool = Fals
             factors=RatingFactors(
                 components=RatingComponents(
                     provincial_score=h.provincial_score,
-                    provincial_weight=rating.PROVINCIAL_WEIGHT,
+                    provincial_weight=rating_engine.PROVINCIAL_WEIGHT,
                     village_score=h.village_score,
-                    village_weight=rating.VILLAGE_WEIGHT,
+                    village_weight=rating_engine.VILLAGE_WEIGHT,
                     composite_score=h.composite_score,
                 ),
                 positives=explained(list(h.positives or [])),

@@ -2,35 +2,35 @@
 without an account links by itself to the farmer account that gave its resident ID and name (an unrated
 household that posted demands before it was rated: `app.credit.linking.link_waiting_accounts`).
 
-Fast by construction: one query for the villages, one per 1,000 rows to find existing households by keyed hash,
-bulk inserts and updates in chunks, and the shared `_after_rating` for history, counters and certificates.
+Each row is checked by its schema (`app.credit.import_rows.RatingRow`). Fast by construction: one query for the
+villages, one per 1,000 rows to find existing households by keyed hash, new households by `COPY`
+(`app.credit.bulk`), updates in chunks, and the shared `_after_rating` for history, counters and certificates
+(`app.credit.rating_updates`), in bulk too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core import audit, crypto
 from app.core.audit import Actor
 from app.core.db import utcnow
-from app.core.errors import ValidationFailed, field_error
-from app.core.identity import normalize_mobile, normalize_resident_id
-from app.credit import linking, rating
+from app.core.errors import field_error
+from app.credit import bulk, linking
+from app.credit.import_rows import MAX_ROWS, RatingRow, RowContext, parse_body
 from app.credit.models import Household
-from app.credit.ratings import (
+from app.credit.rating_updates import (
     CHUNK,
     Change,
     RatingState,
     _after_rating,
-    check_codes,
     compute,
     factor_catalogue,
     household_values,
@@ -40,208 +40,157 @@ from app.credit.schemas import ImportResult, ImportRow
 from app.notifications import service as notifications
 from app.regions.models import Region
 
-MAX_ROWS = 50_000
-TRUE = {"true", "1", "yes", "y", "是", "t"}
-FALSE = {"false", "0", "no", "n", "否", "f", ""}
+__all__ = ["MAX_ROWS", "import_rows", "parse_body"]
 
 
-def parse_body(raw: bytes, content_type: str) -> list[dict[str, Any]]:
-    """CSV (`text/csv`) or JSON `{"rows": [...]}` → raw row dicts; shape errors are 422 for the whole body."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(errors=[field_error("body", "encoding", "须为 UTF-8 编码")]) from exc
-    if content_type.startswith("text/csv"):
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        if not reader.fieldnames or "id_number" not in [f.strip() for f in reader.fieldnames]:
-            raise ValidationFailed(errors=[field_error("body", "csv_header", "CSV 须含表头（id_number 等列）")])
-        rows: list[dict[str, Any]] = [
-            {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader
-        ]
-    else:
-        try:
-            body = json.loads(text)
-        except ValueError as exc:
-            raise ValidationFailed(errors=[field_error("body", "json_invalid", "JSON 格式错误")]) from exc
-        if not isinstance(body, dict) or set(body) != {"rows"} or not isinstance(body["rows"], list):
-            raise ValidationFailed(errors=[field_error("rows", "required", '须为 {"rows": [...]}')])
-        rows = body["rows"]
-    if len(rows) > MAX_ROWS:
-        raise ValidationFailed(errors=[field_error("rows", "too_many", f"每次最多导入 {MAX_ROWS} 行")])
-    return rows
+@dataclass
+class Plan:
+    """What the valid rows do to the households: rows to insert and update, and the rating changes."""
 
-
-def _codes(value: Any) -> list[str] | None:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [c.strip() for c in value.split(";") if c.strip()]
-    if isinstance(value, list) and all(isinstance(c, str) for c in value):
-        return [c.strip() for c in value if c.strip()]
-    return None
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
-        return value.strip().lower() in TRUE
-    return None
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
 
 
 async def import_rows(
     session: AsyncSession, rows: list[dict[str, Any]], *, actor: Actor, region_code: str | None
 ) -> ImportResult:
-    catalogue = await factor_catalogue(session)
-    places = set(
-        (await session.execute(select(Region.code).where(col(Region.level).in_(("village", "community"))))).scalars()
+    ctx = await _context(session, region_code)
+    report, good = _validate(rows, ctx)
+    existing = await _existing(session, [r.id_hash for _, r in good])
+    plan = _plan(good, existing, ctx.scope, report)
+    await _write(session, plan)
+    await _after_rating(session, plan.changes, actor=actor, source="import", reason="rating:import")
+    linked = await _link_accounts(session, [r.id_hash for _, r in good])
+    rejected = sum(1 for r in report if not r.ok)
+    await audit.record(
+        session,
+        action="ratings.import",
+        object_type="households",
+        object_id="import",
+        after={
+            "created": plan.created,
+            "updated": plan.updated,
+            "rejected": rejected,
+            "rating_changes": len(plan.changes),
+            "accounts_linked": linked,
+        },
     )
-    scope = None if region_code in (None, "", "4117", "41") else region_code
+    return ImportResult(created=plan.created, updated=plan.updated, rejected=rejected, rows=report)
+
+
+async def _context(session: AsyncSession, region_code: str | None) -> RowContext:
+    places = select(Region.code).where(col(Region.level).in_(("village", "community")))
+    return RowContext(
+        catalogue=await factor_catalogue(session),
+        places=set((await session.execute(places)).scalars()),
+        scope=None if region_code in (None, "", "4117", "41") else region_code,
+    )
+
+
+def _validate(rows: list[dict[str, Any]], ctx: RowContext) -> tuple[list[ImportRow], list[tuple[int, RatingRow]]]:
+    """The report (one entry per row, in order) and the valid rows with their index in it. The report's rows are
+    built from checked values (`model_construct`: validating 50,000 of them again costs more than the check)."""
     report: list[ImportRow] = []
-    good: list[tuple[int, str, dict[str, Any]]] = []  # (index in report, hash, parsed values)
-    seen: set[str] = set()
+    good: list[tuple[int, RatingRow]] = []
     for line, raw in enumerate(rows, start=1):
-        errs: list[dict[str, str]] = []
-        if not isinstance(raw, dict):
-            report.append(ImportRow(line=line, ok=False, errors=[field_error("row", "invalid", "行格式错误")]))
-            continue
-        id_number = normalize_resident_id(_str(raw.get("id_number")))
-        if id_number is None:
-            errs.append(field_error("id_number", "id_number_invalid", "身份证号无效（位数、出生日期或校验位）"))
-        name = _str(raw.get("real_name"))
-        if not name or len(name) > 64:
-            errs.append(field_error("real_name", "required", "姓名不能为空且不超过 64 字"))
-        phone_raw = _str(raw.get("phone"))
-        phone = normalize_mobile(phone_raw) if phone_raw else None
-        if phone_raw and phone is None:
-            errs.append(field_error("phone", "phone_invalid", "手机号无效"))
-        village = _str(raw.get("village_code"))
-        if village not in places:
-            errs.append(field_error("village_code", "village_unknown", "村（社区）代码不存在"))
-        elif scope is not None and not village.startswith(scope):
-            errs.append(field_error("village_code", "out_of_region", "不在您的管辖区域内"))
-        scores = {}
-        for key in ("provincial_score", "village_score"):
-            scores[key] = rating.parse_score(raw.get(key))
-            if scores[key] is None:
-                errs.append(field_error(key, "score_invalid", "评分须为 0–100，最多两位小数"))
-        factor_lists: dict[str, list[str] | None] = {}
-        for key, kind in (("vetoes", "veto"), ("positives", "positive"), ("negatives", "negative")):
-            if key not in raw and key != "vetoes":
-                factor_lists[key] = None  # not given: keep what the household has
-                continue
-            codes = _codes(raw.get(key))
-            if codes is None:
-                errs.append(field_error(key, "invalid", "须为代码列表或以 ; 分隔"))
-                continue
-            errs += check_codes(catalogue, kind, codes, key)
-            factor_lists[key] = codes
-        poor = _bool(raw.get("is_registered_poor"))
-        if poor is None:
-            errs.append(field_error("is_registered_poor", "invalid", "须为 true 或 false"))
-        id_hash = crypto.index_hash(id_number, "resident_id") if id_number else ""
-        if id_number and id_hash in seen:
-            errs.append(field_error("id_number", "duplicate", "同一文件中身份证号重复"))
-        if errs:
-            report.append(ImportRow(line=line, ok=False, errors=errs))
-            continue
-        seen.add(id_hash)
-        report.append(ImportRow(line=line, ok=True))
-        assert id_number is not None
-        good.append(
-            (
-                len(report) - 1,
-                id_hash,
-                {
-                    "id_number": id_number,
-                    "real_name": name,
-                    "phone": phone,
-                    "village_code": village,
-                    "provincial": scores["provincial_score"],
-                    "village": scores["village_score"],
-                    "vetoes": factor_lists["vetoes"] or [],
-                    "positives": factor_lists.get("positives"),
-                    "negatives": factor_lists.get("negatives"),
-                    "poor": bool(poor),
-                },
-            )
-        )
+        parsed = RatingRow.parse(raw, ctx)
+        if isinstance(parsed, RatingRow):
+            good.append((len(report), parsed))
+            report.append(ImportRow.model_construct(line=line, ok=True, errors=[]))
+        else:
+            report.append(ImportRow.model_construct(line=line, ok=False, errors=parsed))
+    return report, good
 
-    existing: dict[str, Household] = {}
-    hashes = [h for _, h, _ in good]
+
+# What the plan reads of an existing household: its rating state (`state_of`) and personal fields. Plain rows,
+# not ORM objects: building 50,000 of those cost more than the query.
+EXISTING = tuple(
+    getattr(Household, name)
+    for name in (
+        "id", "id_number_hash", "user_id", "real_name", "phone", "rated_at", "village_code", "provincial_score",
+        "village_score", "composite_score", "stars", "is_credit_household", "vetoed", "positives", "negatives",
+        "vetoes", "is_registered_poor",
+    )
+)  # fmt: skip
+
+
+async def _existing(session: AsyncSession, hashes: list[str]) -> dict[str, Any]:
+    existing: dict[str, Any] = {}
     for i in range(0, len(hashes), CHUNK):
-        found = (
-            (await session.execute(select(Household).where(col(Household.id_number_hash).in_(hashes[i : i + CHUNK]))))
-            .scalars()
-            .all()
-        )
-        existing.update({h.id_number_hash: h for h in found})
+        stmt = select(*EXISTING).where(col(Household.id_number_hash).in_(hashes[i : i + CHUNK]))
+        existing.update({h.id_number_hash: h for h in await session.execute(stmt)})
+    return existing
 
+
+def _plan(
+    good: list[tuple[int, RatingRow]], existing: dict[str, Any], scope: str | None, report: list[ImportRow]
+) -> Plan:
     now = utcnow()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    changes: list[Change] = []
-    created = updated = 0
-    for idx, id_hash, v in good:
-        old_h = existing.get(id_hash)
+    plan = Plan()
+    for idx, r in good:
+        old_h = existing.get(r.id_hash)
         if old_h is not None and scope is not None and not old_h.village_code.startswith(scope):
             # A household elsewhere is not this regulator's to touch; say no more than for an unknown village.
-            report[idx] = ImportRow(
-                line=report[idx].line,
-                ok=False,
-                errors=[field_error("id_number", "out_of_region", "该农户不在您的管辖区域内")],
-            )
-            continue
-        old = state_of(old_h) if old_h is not None else None
-        positives = v["positives"] if v["positives"] is not None else (old.positives if old else [])
-        negatives = v["negatives"] if v["negatives"] is not None else (old.negatives if old else [])
-        new: RatingState = compute(
-            v["village_code"], v["provincial"], v["village"], positives, negatives, v["vetoes"], v["poor"]
-        )
-        if old_h is None:
-            hid = uuid.uuid4()
-            inserts.append(
-                {
-                    "id": hid,
-                    "id_number_enc": crypto.encrypt(v["id_number"], "resident_id"),
-                    "id_number_hash": id_hash,
-                    "real_name": v["real_name"],
-                    "phone": v["phone"],
-                    "user_id": None,
-                    "created_at": now,
-                    **household_values(new, now),
-                }
-            )
-            changes.append(Change(hid, None, None, new))
-            created += 1
-            continue
-        updated += 1
-        personal_same = old_h.real_name == v["real_name"] and (v["phone"] is None or old_h.phone == v["phone"])
-        if new == old and personal_same:
-            continue
-        row = {
-            "id": old_h.id,
-            "real_name": v["real_name"],
-            "phone": v["phone"] or old_h.phone,
+            error = field_error("id_number", "out_of_region", "该农户不在您的管辖区域内")
+            report[idx] = ImportRow(line=report[idx].line, ok=False, errors=[error])
+        elif old_h is None:
+            _plan_new(plan, r, now)
+        else:
+            _plan_update(plan, r, old_h, now)
+    return plan
+
+
+def _new_state(r: RatingRow, old: RatingState | None) -> RatingState:
+    positives = r.positives if r.positives is not None else (old.positives if old else [])
+    negatives = r.negatives if r.negatives is not None else (old.negatives if old else [])
+    return compute(r.village_code, r.provincial, r.village, positives, negatives, r.vetoes, r.poor)
+
+
+def _plan_new(plan: Plan, r: RatingRow, now: datetime) -> None:
+    new = _new_state(r, None)
+    hid = uuid.uuid4()
+    plan.inserts.append(
+        {
+            "id": hid,
+            "id_number_enc": crypto.encrypt(r.id_number, "resident_id"),
+            "id_number_hash": r.id_hash,
+            "real_name": r.real_name,
+            "phone": r.phone,
+            "user_id": None,
+            "created_at": now,
             **household_values(new, now),
         }
-        if new == old:
-            row["rated_at"] = old_h.rated_at
-        updates.append(row)
-        if new != old:
-            changes.append(Change(old_h.id, old_h.user_id, old, new))
+    )
+    plan.changes.append(Change(hid, None, None, new))
+    plan.created += 1
 
-    for i in range(0, len(inserts), CHUNK):
-        await session.execute(insert(Household), inserts[i : i + CHUNK])
-    for i in range(0, len(updates), CHUNK):
-        await session.execute(update(Household), updates[i : i + CHUNK])
-    await _after_rating(session, changes, actor=actor, source="import", reason="rating:import")
+
+def _plan_update(plan: Plan, r: RatingRow, old_h: Any, now: datetime) -> None:
+    old = state_of(old_h)
+    new = _new_state(r, old)
+    plan.updated += 1
+    personal_same = old_h.real_name == r.real_name and (r.phone is None or old_h.phone == r.phone)
+    if new == old and personal_same:
+        return
+    row = {"id": old_h.id, "real_name": r.real_name, "phone": r.phone or old_h.phone, **household_values(new, now)}
+    if new == old:
+        row["rated_at"] = old_h.rated_at
+    plan.updates.append(row)
+    if new != old:
+        plan.changes.append(Change(old_h.id, old_h.user_id, old, new))
+
+
+async def _write(session: AsyncSession, plan: Plan) -> None:
+    await bulk.insert_rows(session, Household, plan.inserts)
+    for i in range(0, len(plan.updates), CHUNK):
+        await session.execute(update(Household), plan.updates[i : i + CHUNK])
+
+
+async def _link_accounts(session: AsyncSession, hashes: list[str]) -> int:
+    """Link waiting farmer accounts to their new households and tell each farmer; how many were linked."""
     linked = await linking.link_waiting_accounts(session, hashes)
     for user_id, h in linked:
         await notifications.notify(
@@ -255,24 +204,4 @@ async def import_rows(
             ),
             data={"household_id": str(h.id)},
         )
-    rejected = sum(1 for r in report if not r.ok)
-    await audit.record(
-        session,
-        action="ratings.import",
-        object_type="households",
-        object_id="import",
-        after={
-            "created": created,
-            "updated": updated,
-            "rejected": rejected,
-            "rating_changes": len(changes),
-            "accounts_linked": len(linked),
-        },
-    )
-    return ImportResult(created=created, updated=updated, rejected=rejected, rows=report)
-
-
-def _values(s: RatingState, now: Any) -> dict[str, Any]:
-    from app.credit.ratings import household_values
-
-    return household_values(s, now)
+    return len(linked)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core import audit, crypto
+from app.core import audit, crypto, hooks
 from app.core.db import utcnow
 from app.core.errors import (
     InvalidState,
@@ -18,10 +18,10 @@ from app.core.errors import (
 )
 from app.core.pagination import after, decode_cursor, order_by, page_of, parse_dt, parse_uuid
 from app.core.principal import Principal, Role
-from app.credit import rating
+from app.credit import rating_engine
 from app.credit.certificates import effective_status, status_after_unfreeze
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, Objection, RatingChange, RatingFactor
-from app.credit.ratings import check_codes, factor_catalogue, rate_household
+from app.credit.rating_updates import check_codes, factor_catalogue, rate_household
 from app.credit.schemas import (
     CertificateAdminPublic,
     CertificateSummary,
@@ -36,7 +36,6 @@ from app.credit.schemas import (
 )
 from app.events import service as events
 from app.notifications import service as notifications
-from app.supervision import counters
 
 
 def region_scope(p: Principal) -> str | None:
@@ -197,8 +196,8 @@ async def update_rating(
     await rate_household(
         session,
         h,
-        provincial=body.provincial_score.quantize(rating.TWO_DECIMALS),
-        village=body.village_score.quantize(rating.TWO_DECIMALS),
+        provincial=body.provincial_score.quantize(rating_engine.TWO_DECIMALS),
+        village=body.village_score.quantize(rating_engine.TWO_DECIMALS),
         positives=list(dict.fromkeys(body.positives)),
         negatives=list(dict.fromkeys(body.negatives)),
         vetoes=list(dict.fromkeys(body.vetoes)),
@@ -218,7 +217,7 @@ async def unlink(session: AsyncSession, household_id: uuid.UUID) -> HouseholdDet
     old = h.user_id
     h.user_id, h.updated_at = None, utcnow()
     await session.flush()
-    await counters.move_households(session, {h.village_code: (0, -1)})
+    await hooks.publish("credit.households_changed", session, deltas={h.village_code: (0, -1)})  # supervision
     await audit.record(
         session,
         action="household.unlink",

@@ -1,8 +1,9 @@
 """Moving the per-village supervision counters, in the caller's transaction.
 
 Called from the code paths that change what they count: household creation and village changes and certificate
-derivations (`app.credit.ratings._after_rating`), linking (the signal `credit.household_linked`) and unlinking
-(`app.credit.service.unlink`), and the demo seeders. Upserts run in sorted key order so that two transactions
+derivations (`app.credit.rating_updates._after_rating`) and unlinking (`app.credit.service.unlink`), announced
+as the signals `credit.households_changed` and `credit.certificate_holders_changed`; linking (the signal
+`credit.household_linked`); and the demo seeders. Upserts run in sorted key order so that two transactions
 touching the same villages lock their rows in the same order. Nothing here imports another domain.
 """
 
@@ -142,3 +143,18 @@ async def rebuild(session: AsyncSession) -> None:
     """Recount everything from the rows (the migration's backfill; bulk loads that bypass the app)."""
     for sql in (*REBUILD_SQL, *BUCKET_ROWS_SQL[session.get_bind().dialect.name]):
         await session.execute(text(sql))
+
+
+# ---- what credit announces (app.core.hooks; subscribed through app.wiring) -----------------------------------
+
+
+@hooks.subscribe("credit.households_changed")
+async def _households_changed(session: AsyncSession, *, deltas: Mapping[str, tuple[int, int]]) -> None:
+    """Households created, moved between villages, linked or unlinked: (households, linked) per village."""
+    await move_households(session, deltas)
+
+
+@hooks.subscribe("credit.certificate_holders_changed")
+async def _certificate_holders_changed(session: AsyncSession, *, deltas: Mapping[tuple[str, date], int]) -> None:
+    """Households that started or stopped holding a live certificate, per (village, expiry date)."""
+    await move_certificates(session, deltas)

@@ -26,7 +26,7 @@ from app.core.errors import NotFound
 from app.core.pagination import after, decode_cursor, order_by, page_of
 from app.core.principal import Principal, Role
 from app.credit import areas
-from app.credit.rating import is_credit_area
+from app.credit.rating_engine import is_credit_area
 from app.drawdowns import isolation
 from app.drawdowns.isolation import AreaFigures
 from app.regions.models import Level, Region

@@ -190,7 +190,7 @@ async def test_set_village_score_service(credit: Credit, factory: Factory) -> No
     from decimal import Decimal
 
     from app.core.audit import Actor
-    from app.credit.ratings import set_village_score
+    from app.credit.rating_updates import set_village_score
 
     hid = await credit.household(p="96", v="70")  # 0.7×96 + 0.3×70 = 88.2 → 3★
     async with factory.session() as s:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.credit.rating import composite_score, is_credit_area, parse_score, rate, stars_for
+from app.credit.rating_engine import composite_score, is_credit_area, parse_score, rate, stars_for
 
 D = Decimal
 

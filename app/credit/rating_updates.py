@@ -1,8 +1,9 @@
 """Applying ratings: one household (admin, agent) or a bulk import, with history, counters and certificates.
 
-Both paths end in `_after_rating`, which writes the history rows, moves the per-village counters, re-derives
-certificates in bulk and tells lead banks and linked farmers what changed — a fixed number of queries per
-chunk, never one per row.
+Both paths end in `_after_rating`, which writes the history rows, moves the per-village credit counters,
+re-derives certificates in bulk, announces what supervision counts (`credit.households_changed`,
+`credit.certificate_holders_changed`) and tells lead banks and linked farmers what changed — a fixed number of
+queries per chunk, never one per row. The pure rules (scores, composite, stars) are `app.credit.rating_engine`.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core import audit
+from app.core import audit, hooks
 from app.core.audit import Actor
+from app.core.dates import china_today
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.money import yuan_text
-from app.credit import areas, certificates, rating
+from app.credit import areas, bulk, certificates, rating_engine
 from app.credit.models import Certificate, Household, RatingChange, RatingFactor
 from app.events import service as events
 from app.notifications import service as notifications
-from app.supervision import counters
 
 CHUNK = 1000
 
@@ -83,7 +84,7 @@ def compute(
     if provincial is None or village is None:
         composite, stars, credit, vetoed = None, 0, False, bool(vetoes)
     else:
-        r = rating.rate(provincial, village, vetoes)
+        r = rating_engine.rate(provincial, village, vetoes)
         composite, stars, credit, vetoed = r.composite, r.stars, r.is_credit_household, r.vetoed
     return RatingState(
         village_code, provincial, village, composite, stars, credit, vetoed,
@@ -91,7 +92,8 @@ def compute(
     )  # fmt: skip
 
 
-def state_of(h: Household) -> RatingState:
+def state_of(h: Household | Any) -> RatingState:
+    """The rating state of a household (its ORM object, or a row with the same columns)."""
     return RatingState(
         h.village_code, h.provincial_score, h.village_score, h.composite_score, h.stars,
         h.is_credit_household, h.vetoed, list(h.positives or []), list(h.negatives or []),
@@ -157,6 +159,28 @@ async def _after_rating(
 ) -> None:
     if not changes:
         return
+    await _write_history(session, changes, actor=actor, source=source)
+    await areas.apply_deltas(session, _area_deltas(changes))
+    policies = await certificates.load_policies(session)
+    today = china_today()  # one date for the whole batch (and the year of its certificate numbers)
+    by_household = {c.household_id: c for c in changes}
+    current = await _current_certificates(session, [h for h, c in by_household.items() if c.old is not None])
+    before = {hid: holder_key(cert) for hid, cert in current.items()}  # before the derivations change them
+    derivations = []
+    for hid, c in by_household.items():
+        d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason, today=today)
+        if d.ledger or d.changed or d.new_cert:
+            derivations.append((c, d))
+    households, holders = _counted(by_household, current, before, {c.household_id: d for c, d in derivations})
+    await certificates.write(session, [d for _, d in derivations], today)
+    # Supervision keeps its per-village counters from these (app.supervision.counters subscribes).
+    await hooks.publish("credit.households_changed", session, deltas=households)
+    await hooks.publish("credit.certificate_holders_changed", session, deltas=holders)
+    for c, d in derivations:
+        await _announce(session, c, d)
+
+
+async def _write_history(session: AsyncSession, changes: list[Change], *, actor: Actor, source: str) -> None:
     now = utcnow()
     history = [
         {
@@ -172,9 +196,11 @@ async def _after_rating(
         }
         for c in changes
     ]
-    for i in range(0, len(history), CHUNK):
-        await session.execute(insert(RatingChange), history[i : i + CHUNK])
+    await bulk.insert_rows(session, RatingChange, history)
 
+
+def _area_deltas(changes: list[Change]) -> dict[str, tuple[int, int]]:
+    """(rated, credit households) added per village."""
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for c in changes:
         if c.old is not None and c.old.rated:
@@ -183,34 +209,39 @@ async def _after_rating(
         if c.new.rated:
             deltas[c.new.village_code][0] += 1
             deltas[c.new.village_code][1] += int(c.new.is_credit_household)
-    await areas.apply_deltas(session, {k: (v[0], v[1]) for k, v in deltas.items()})
+    return {k: (v[0], v[1]) for k, v in deltas.items()}
 
-    policies = await certificates.load_policies(session)
-    by_household = {c.household_id: c for c in changes}
-    ids = list(by_household)
+
+async def _current_certificates(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Certificate]:
+    """The households' current certificates, locked for the derivation."""
     current: dict[uuid.UUID, Certificate] = {}
     for i in range(0, len(ids), CHUNK):
-        rows = (
-            (
-                await session.execute(
-                    select(Certificate)
-                    .where(col(Certificate.household_id).in_(ids[i : i + CHUNK]), col(Certificate.is_current).is_(True))
-                    .with_for_update()
-                )
-            )
-            .scalars()
-            .all()
+        stmt = (
+            select(Certificate)
+            .where(col(Certificate.household_id).in_(ids[i : i + CHUNK]), col(Certificate.is_current).is_(True))
+            .with_for_update()
         )
-        current.update({c.household_id: c for c in rows})
-    # Supervision counters: what each household counted for before (village, certificate) and after.
-    before_keys = {hid: counters.certificate_key(cert) for hid, cert in current.items()}
-    derivations = []
+        current.update({c.household_id: c for c in (await session.execute(stmt)).scalars()})
+    return current
+
+
+def holder_key(cert: Certificate | certificates.NewCertificate | None) -> date | None:
+    """The expiry date a household holding `cert` counts under, or None: not current, or not live."""
+    if cert is None or not cert.is_current or cert.status not in certificates.LIVE:
+        return None
+    return cert.expires_on
+
+
+def _counted(
+    by_household: dict[uuid.UUID, Change],
+    current: dict[uuid.UUID, Certificate],
+    before_keys: dict[uuid.UUID, date | None],
+    derived: dict[uuid.UUID, certificates.Derivation],
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, date], int]]:
+    """What the changes move: (households, linked) per village, and holders per (village, expiry date)."""
     households: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     holders: dict[tuple[str, date], int] = defaultdict(int)
     for hid, c in by_household.items():
-        d = certificates.derive(policies, hid, c.new.stars, current.get(hid), actor=actor, reason=reason)
-        if d.ledger or d.changed or d.new_cert:
-            derivations.append((c, d))
         old_village = c.old.village_code if c.old is not None else None
         linked = int(c.user_id is not None)
         if old_village != c.new.village_code:
@@ -222,45 +253,47 @@ async def _after_rating(
         before = before_keys.get(hid)
         if before is not None:
             holders[(old_village or c.new.village_code, before)] -= 1
-        after = counters.certificate_key(d.new_cert or current.get(hid))
+        d = derived.get(hid)
+        after = holder_key((d.new_cert if d is not None else None) or current.get(hid))
         if after is not None:
             holders[(c.new.village_code, after)] += 1
-    await certificates.write(session, [d for _, d in derivations])
-    await counters.move_households(session, {k: (v[0], v[1]) for k, v in households.items()})
-    await counters.move_certificates(session, holders)
-    for c, d in derivations:
-        cert = d.certificate
-        if cert is None:
-            continue
-        kinds = [e["kind"] for e in d.ledger]
-        if cert.lead_bank_id is not None:
-            await events.emit(
-                session,
-                type="certificate.changed",
-                bank_id=cert.lead_bank_id,
-                data={
-                    "certificate_id": str(cert.id),
-                    "household_id": str(c.household_id),
-                    "number": cert.number,
-                    "status": cert.status,
-                    "color": cert.color,
-                    "stars": cert.stars,
-                    "limit_fen": cert.limit_fen,
-                    "changes": kinds,
-                },
-            )
-        if c.user_id is not None:
-            await notifications.notify(
-                session,
-                kind="certificate.changed",
-                user_id=c.user_id,
-                title="您的授信证有变化",
-                body=_farmer_text(cert, kinds),
-                data={"certificate_id": str(cert.id), "changes": kinds},
-            )
+    return {k: (v[0], v[1]) for k, v in households.items()}, dict(holders)
 
 
-def _farmer_text(cert: Certificate, kinds: list[str]) -> str:
+async def _announce(session: AsyncSession, c: Change, d: certificates.Derivation) -> None:
+    """Tell the lead bank (an event) and the linked farmer (a notification) what changed on the certificate."""
+    cert = d.certificate
+    if cert is None:
+        return
+    kinds = [e["kind"] for e in d.ledger]
+    if cert.lead_bank_id is not None:
+        await events.emit(
+            session,
+            type="certificate.changed",
+            bank_id=cert.lead_bank_id,
+            data={
+                "certificate_id": str(cert.id),
+                "household_id": str(c.household_id),
+                "number": cert.number,
+                "status": cert.status,
+                "color": cert.color,
+                "stars": cert.stars,
+                "limit_fen": cert.limit_fen,
+                "changes": kinds,
+            },
+        )
+    if c.user_id is not None:
+        await notifications.notify(
+            session,
+            kind="certificate.changed",
+            user_id=c.user_id,
+            title="您的授信证有变化",
+            body=_farmer_text(cert, kinds),
+            data={"certificate_id": str(cert.id), "changes": kinds},
+        )
+
+
+def _farmer_text(cert: Certificate | certificates.NewCertificate, kinds: list[str]) -> str:
     color = "红本" if cert.color == "red" else "蓝本"
     yuan = yuan_text(cert.limit_fen)
     if "revoked" in kinds:
@@ -312,7 +345,7 @@ async def rate_household(
 
 async def set_village_score(session: AsyncSession, household_id: uuid.UUID, score: Decimal, actor: Actor) -> Household:
     """The village rating group's score (station agents). The caller checks the agent's village."""
-    parsed = rating.parse_score(score)
+    parsed = rating_engine.parse_score(score)
     if parsed is None:
         raise ValidationFailed(errors=[field_error("village_score", "score_invalid", "评分须为 0–100，最多两位小数")])
     household = await session.scalar(select(Household).where(Household.id == household_id).with_for_update())
