@@ -7,13 +7,15 @@ Only answers of requests that reached the business step are stored (2xx and 409/
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -238,3 +240,49 @@ async def required_idempotency(
 # The lock is released after the response is sent (scope="request"), i.e. after the transaction committed.
 IdempotencyOptional = Annotated[Idempotency, Depends(optional_idempotency, scope="request")]
 IdempotencyRequired = Annotated[Idempotency, Depends(required_idempotency, scope="request")]
+
+
+def _after_principals(params: list[inspect.Parameter]) -> int:
+    """Where the key's dependency goes: right after the route's last principal dependency (authentication, role,
+    step-up), so that API.md's order holds (… step-up 403 → Idempotency-Key 400 → body 422)."""
+    pos = 0
+    for i, param in enumerate(params):
+        if get_origin(param.annotation) is Annotated and get_args(param.annotation)[0] is Principal:
+            pos = i + 1
+    return pos
+
+
+def idempotent(
+    *, required: bool = False
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Response]]]:
+    """The idempotent route, once: the endpoint returns its payload and `Idempotency.run` does it once per
+    (caller, key), storing the answer (the route's `status_code`) with the effect and replaying it.
+
+    The endpoint must take `session` (the request's transaction) and `body` (what the key's fingerprint covers);
+    the `Idempotency-Key` header (required or optional) is added to its signature after its principal
+    dependencies. Use it under the route decorator: `@router.post(...)` then `@idempotent(required=True)`."""
+    dependency = IdempotencyRequired if required else IdempotencyOptional
+
+    def decorate(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
+        sig = inspect.signature(endpoint, eval_str=True)
+        params = list(sig.parameters.values())
+        names = {p.name for p in params}
+        if not {"session", "body"} <= names or "idem" in names:
+            raise TypeError(f"{endpoint.__name__}: an idempotent route takes `session` and `body` (and no `idem`)")
+        params.insert(
+            _after_principals(params),
+            inspect.Parameter("idem", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=dependency),
+        )
+
+        @functools.wraps(endpoint)
+        async def route(idem: Idempotency, **values: Any) -> Response:
+            async def work() -> tuple[int, Any]:
+                payload = await endpoint(**values)
+                return getattr(idem.request.scope.get("route"), "status_code", None) or 200, payload
+
+            return await idem.run(values["session"], values["body"], work)
+
+        route.__signature__ = sig.replace(parameters=params, return_annotation=Response)  # type: ignore[attr-defined]
+        return route
+
+    return decorate
