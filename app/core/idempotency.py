@@ -7,13 +7,14 @@ Only answers of requests that reached the business step are stored (2xx and 409/
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, get_args, get_origin
 
@@ -86,6 +87,7 @@ class Idempotency:
         self.principal = principal
         self.key = key
         self.lock_key: str | None = None
+        self.stored = False  # the record is written in this request's transaction
 
     def fingerprint(self, body: Any) -> str:
         # A model dumped in JSON mode is already what `jsonable_encoder` would return.
@@ -171,17 +173,22 @@ class Idempotency:
             )
         except IntegrityError as exc:
             raise IdempotencyKeyInFlight() from exc
+        self.stored = True
         headers = {"Cache-Control": "no-store"}
-        if media_type == PROBLEM_JSON and status in (409, 422):
-            pass
         return JSONResponse(body_json, status_code=status, media_type=media_type, headers=headers)
 
     async def release(self) -> None:
         """Runs after the response was sent: a Redis error here can no longer change the answer, so it is logged
-        once and swallowed (the lock expires by itself after LOCK_MS)."""
+        once and swallowed (the lock expires by itself after LOCK_MS).
+
+        When the record was committed the lock is left to expire: every later request with the key finds the
+        record (the unique key on (caller, key) is what holds) and replays it, so deleting the lock would only
+        cost a round trip. It is deleted when nothing was stored, so that a retry need not wait for it."""
         if not self.lock_key:
             return
         key, self.lock_key = self.lock_key, None
+        if self.stored:
+            return
         try:
             await get_redis(self.request).delete(key)
         except Exception:
@@ -213,15 +220,24 @@ def _key_from_header(value: str | None) -> str | None:
     return value
 
 
+@contextlib.asynccontextmanager
+async def _released(idem: Idempotency) -> AsyncIterator[None]:
+    try:
+        yield
+    except BaseException:
+        idem.stored = False  # the transaction (and the record with it) did not commit
+        raise
+    finally:
+        await idem.release()
+
+
 async def optional_idempotency(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
-    try:
+    async with _released(idem):
         yield idem
-    finally:
-        await idem.release()
 
 
 async def required_idempotency(
@@ -231,10 +247,8 @@ async def required_idempotency(
     if idempotency_key is None:
         raise IdempotencyKeyRequired()
     idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
-    try:
+    async with _released(idem):
         yield idem
-    finally:
-        await idem.release()
 
 
 # The lock is released after the response is sent (scope="request"), i.e. after the transaction committed.
