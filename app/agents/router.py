@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 
 from app.agents import service
 from app.agents.schemas import AgentCodeBody, AgentDemandCreate, AgentHouseholdPublic, AgentVillageScore
 from app.auth.dependencies import Agent
 from app.auth.schemas import SmsCodeSent
 from app.core.deps import RedisDep, SessionDep, client_ip
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.demands.service import DemandPublic
 
@@ -45,13 +45,9 @@ async def agent_send_consent_code(
 @router.post(
     "/demands", status_code=201, response_model=DemandPublic, summary="为本村农户代办发布融资需求（需农户短信授权）"
 )
-async def agent_file_demand(
-    p: Agent, idem: IdempotencyOptional, body: AgentDemandCreate, session: SessionDep, redis: RedisDep
-) -> Response:
-    async def work() -> tuple[int, DemandPublic]:
-        return 201, await service.file_demand(session, redis, p, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def agent_file_demand(p: Agent, body: AgentDemandCreate, session: SessionDep, redis: RedisDep) -> DemandPublic:
+    return await service.file_demand(session, redis, p, body)
 
 
 @router.post(

@@ -51,11 +51,16 @@ async def get_principal(
         raise TokenInvalid()
     if p.role in BANK_ROLES and p.bank_id is None:
         raise TokenInvalid()
-    # A logged-out token or session, or an account cut off after this token was issued (app.auth.revocation).
-    if await revocation.is_revoked(
-        request.app.state.db, get_redis(request), jti=p.jti, subject=p.id.hex, sid=p.sid, iat=p.iat
-    ):
+    # A logged-out token or session, or an account cut off after this token was issued (app.auth.revocation);
+    # on a step-up route the step-up mark is read in the same round trip (`require_step_up` answers from it).
+    step_up_key = f"stepup:{p.sid}" if p.sid and _wants_step_up(request) else None
+    revoked, stepped_up = await revocation.is_revoked(
+        request.app.state.db, get_redis(request), jti=p.jti, subject=p.id.hex, sid=p.sid, iat=p.iat, also=step_up_key
+    )
+    if revoked:
         raise TokenInvalid()
+    if step_up_key is not None:
+        request.state.stepped_up = stepped_up
     actor_var.set(p.actor())
     request.state.principal = p
     return p
@@ -82,9 +87,28 @@ def require(*roles: str, scopes: tuple[str, ...] = ()) -> Any:
 
 
 async def require_step_up(request: Request, p: CurrentPrincipal) -> Principal:
-    if not p.sid or not await get_redis(request).exists(f"stepup:{p.sid}"):
+    stepped_up = getattr(request.state, "stepped_up", None)  # read with the revocation keys (get_principal)
+    if stepped_up is None:
+        stepped_up = bool(p.sid) and bool(await get_redis(request).exists(f"stepup:{p.sid}"))
+    if not stepped_up:
         raise StepUpRequired()
     return p
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in getattr(dependant, "dependencies", ()))
+
+
+def _wants_step_up(request: Request) -> bool:
+    """Whether the route being answered depends on `require_step_up` (found once per route, then kept on it)."""
+    route = request.scope.get("route")
+    if route is None:
+        return False
+    wants = route.__dict__.get("_wants_step_up")
+    if wants is None:
+        wants = _depends_on(getattr(route, "dependant", None), require_step_up)
+        route._wants_step_up = wants
+    return bool(wants)
 
 
 Farmer = Annotated[Principal, require(Role.farmer)]

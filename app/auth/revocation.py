@@ -2,7 +2,8 @@
 
 Every revocation (logout, a refresh family killed, an account disabled or deleted, a phone change, an API
 client revoked or rotated) is a `revocations` row written in the request's transaction, and a cache key in
-Redis. The hot path stays one Redis round trip: `MGET` of the cache epoch marker and the token's three keys.
+Redis. The hot path stays one Redis round trip: `MGET` of the cache epoch marker and the token's three keys (with
+the step-up mark's `EXISTS` in the same pipeline when the route asks for step-up).
 
 The marker `{revoked}:epoch` is written only by a rebuild, together with the keys it rebuilt (one MULTI), and
 never expires. When it is missing Redis has lost its data (restart without persistence, FLUSHALL, failover to
@@ -72,14 +73,27 @@ def _dead(iat: int, jti: Any, user_cutoff: Any, sid: Any) -> bool:
     return bool(jti) or bool(sid) or (user_cutoff is not None and iat <= int(user_cutoff))
 
 
-async def is_revoked(db: Database, redis: Any, *, jti: str, subject: str, sid: str | None, iat: int) -> bool:
-    """Whether this access token was revoked. One MGET while the cache is whole; PostgreSQL otherwise."""
+async def is_revoked(
+    db: Database, redis: Any, *, jti: str, subject: str, sid: str | None, iat: int, also: str | None = None
+) -> tuple[bool, bool]:
+    """Whether this access token was revoked, and whether the key `also` exists (the caller's step-up mark, read
+    in the same round trip: a pipeline of the MGET and an EXISTS, which may span Redis Cluster slots). One round
+    trip while the cache is whole; PostgreSQL otherwise (and then `also` reads as absent: an emptied Redis lost
+    it too)."""
     keys = [EPOCH, cache_key(JTI, jti), cache_key(USER, subject), cache_key(SID, sid or "-")]
-    epoch, k_jti, k_user, k_sid = await redis.mget(keys)
+    present = False
+    if also is None:
+        epoch, k_jti, k_user, k_sid = await redis.mget(keys)
+    else:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.mget(keys)
+            pipe.exists(also)
+            (epoch, k_jti, k_user, k_sid), n = await pipe.execute()
+        present = bool(n)
     if epoch is not None:
-        return _dead(iat, k_jti, k_user, k_sid if sid else None)
+        return _dead(iat, k_jti, k_user, k_sid if sid else None), present
     await rebuild(db, redis)
-    return await _revoked_in_db(db, jti=jti, subject=subject, sid=sid, iat=iat)
+    return await _revoked_in_db(db, jti=jti, subject=subject, sid=sid, iat=iat), False
 
 
 async def _revoked_in_db(db: Database, *, jti: str, subject: str, sid: str | None, iat: int) -> bool:

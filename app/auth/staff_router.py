@@ -20,7 +20,7 @@ from app.auth.schemas import (
     StaffPublic,
 )
 from app.core.deps import RedisDep, SessionDep
-from app.core.idempotency import Idempotency, IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["staff"])
@@ -58,56 +58,49 @@ def _client(c: ApiClient) -> ApiClientPublic:
     response_model=StaffPublic,
     summary="平台：为银行创建 bank_admin 或 bank_staff",
 )
-async def create_bank_staff_admin(
-    p: Admin, idem: IdempotencyOptional, session: SessionDep, bank_id: uuid.UUID, body: StaffCreate
-) -> Response:
-    return await _create_bank_user(idem, session, bank_id, body)
+@idempotent()
+async def create_bank_staff_admin(p: Admin, session: SessionDep, bank_id: uuid.UUID, body: StaffCreate) -> StaffPublic:
+    return await _create_bank_user(session, bank_id, body)
 
 
 @router.post(
     "/bank/staff", status_code=status.HTTP_201_CREATED, response_model=StaffPublic, summary="银行管理员：创建本行员工"
 )
-async def create_bank_staff(
-    p: BankAdmin, idem: IdempotencyOptional, session: SessionDep, body: BankStaffCreate
-) -> Response:
+@idempotent()
+async def create_bank_staff(p: BankAdmin, session: SessionDep, body: BankStaffCreate) -> StaffPublic:
     assert p.bank_id is not None
-    return await _create_bank_user(idem, session, p.bank_id, body)
+    return await _create_bank_user(session, p.bank_id, body)
 
 
 async def _create_bank_user(
-    idem: Idempotency, session: AsyncSession, bank_id: uuid.UUID, body: StaffCreate | BankStaffCreate
-) -> Response:
-    async def work() -> tuple[int, StaffPublic]:
-        user = await users.create_bank_user(
-            session,
-            bank_id=bank_id,
-            role=body.role,
-            username=body.username,
-            password=body.password,
-            real_name=body.real_name,
-            phone=body.phone,
-        )
-        return 201, _staff(user)
-
-    return await idem.run(session, body, work)
+    session: AsyncSession, bank_id: uuid.UUID, body: StaffCreate | BankStaffCreate
+) -> StaffPublic:
+    user = await users.create_bank_user(
+        session,
+        bank_id=bank_id,
+        role=body.role,
+        username=body.username,
+        password=body.password,
+        real_name=body.real_name,
+        phone=body.phone,
+    )
+    return _staff(user)
 
 
 @router.post(
     "/admin/regulators", status_code=status.HTTP_201_CREATED, response_model=StaffPublic, summary="平台：创建监管账号"
 )
-async def create_regulator(p: Admin, idem: IdempotencyOptional, session: SessionDep, body: RegulatorCreate) -> Response:
-    async def work() -> tuple[int, StaffPublic]:
-        user = await users.create_regulator(
-            session,
-            username=body.username,
-            password=body.password,
-            real_name=body.real_name,
-            phone=body.phone,
-            region_code=body.region_code,
-        )
-        return 201, _staff(user)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_regulator(p: Admin, session: SessionDep, body: RegulatorCreate) -> StaffPublic:
+    user = await users.create_regulator(
+        session,
+        username=body.username,
+        password=body.password,
+        real_name=body.real_name,
+        phone=body.phone,
+        region_code=body.region_code,
+    )
+    return _staff(user)
 
 
 @router.post(

@@ -11,7 +11,7 @@ from app.banks.schemas import BankCreate, BankPublic, BankUpdate
 from app.core.db import ReadSessionDep
 from app.core.deps import SessionDep
 from app.core.http import cacheable
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 
 public_router = APIRouter(tags=["banks"])
@@ -36,11 +36,9 @@ async def get_bank(request: Request, session: ReadSessionDep, bank_id: uuid.UUID
 
 
 @router.post("/admin/banks", response_model=BankPublic, status_code=201, summary="银行入驻")
-async def create_bank(_: Admin, idem: IdempotencyOptional, session: SessionDep, body: BankCreate) -> Response:
-    async def work() -> tuple[int, BankPublic]:
-        return 201, await service.create_bank(session, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_bank(_: Admin, session: SessionDep, body: BankCreate) -> BankPublic:
+    return await service.create_bank(session, body)
 
 
 @router.patch("/admin/banks/{bank_id}", response_model=BankPublic, summary="修改银行信息")

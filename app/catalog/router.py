@@ -31,7 +31,7 @@ from app.core.db import ReadSessionDep
 from app.core.deps import RedisDep, SessionDep
 from app.core.errors import Forbidden, NotFound, PayloadTooLarge
 from app.core.http import cached_bytes_response
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.images import MAX_BYTES
 from app.core.jsonutil import dumps
 from app.core.pagination import Cursor, Limit, Page
@@ -151,13 +151,9 @@ async def get_product(request: Request, session: ReadSessionDep, redis: RedisDep
 
 
 @bank_router.post("/bank/products", response_model=BankProductPublic, status_code=201, summary="新建产品（草稿）")
-async def create_product(
-    p: BankProducts, idem: IdempotencyOptional, session: SessionDep, body: ProductCreate
-) -> Response:
-    async def work() -> tuple[int, Any]:
-        return 201, await lifecycle.create_product(session, _bank_of(p), body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_product(p: BankProducts, session: SessionDep, body: ProductCreate) -> Any:
+    return await lifecycle.create_product(session, _bank_of(p), body)
 
 
 @bank_router.get("/bank/products", response_model=Page[BankProductPublic], summary="本行产品")

@@ -7,13 +7,16 @@ Only answers of requests that reached the business step are stored (2xx and 409/
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import inspect
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -84,6 +87,7 @@ class Idempotency:
         self.principal = principal
         self.key = key
         self.lock_key: str | None = None
+        self.stored = False  # the record is written in this request's transaction
 
     def fingerprint(self, body: Any) -> str:
         # A model dumped in JSON mode is already what `jsonable_encoder` would return.
@@ -169,17 +173,22 @@ class Idempotency:
             )
         except IntegrityError as exc:
             raise IdempotencyKeyInFlight() from exc
+        self.stored = True
         headers = {"Cache-Control": "no-store"}
-        if media_type == PROBLEM_JSON and status in (409, 422):
-            pass
         return JSONResponse(body_json, status_code=status, media_type=media_type, headers=headers)
 
     async def release(self) -> None:
         """Runs after the response was sent: a Redis error here can no longer change the answer, so it is logged
-        once and swallowed (the lock expires by itself after LOCK_MS)."""
+        once and swallowed (the lock expires by itself after LOCK_MS).
+
+        When the record was committed the lock is left to expire: every later request with the key finds the
+        record (the unique key on (caller, key) is what holds) and replays it, so deleting the lock would only
+        cost a round trip. It is deleted when nothing was stored, so that a retry need not wait for it."""
         if not self.lock_key:
             return
         key, self.lock_key = self.lock_key, None
+        if self.stored:
+            return
         try:
             await get_redis(self.request).delete(key)
         except Exception:
@@ -211,15 +220,24 @@ def _key_from_header(value: str | None) -> str | None:
     return value
 
 
+@contextlib.asynccontextmanager
+async def _released(idem: Idempotency) -> AsyncIterator[None]:
+    try:
+        yield
+    except BaseException:
+        idem.stored = False  # the transaction (and the record with it) did not commit
+        raise
+    finally:
+        await idem.release()
+
+
 async def optional_idempotency(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
-    try:
+    async with _released(idem):
         yield idem
-    finally:
-        await idem.release()
 
 
 async def required_idempotency(
@@ -229,12 +247,56 @@ async def required_idempotency(
     if idempotency_key is None:
         raise IdempotencyKeyRequired()
     idem = Idempotency(request, _caller(request), _key_from_header(idempotency_key))
-    try:
+    async with _released(idem):
         yield idem
-    finally:
-        await idem.release()
 
 
 # The lock is released after the response is sent (scope="request"), i.e. after the transaction committed.
 IdempotencyOptional = Annotated[Idempotency, Depends(optional_idempotency, scope="request")]
 IdempotencyRequired = Annotated[Idempotency, Depends(required_idempotency, scope="request")]
+
+
+def _after_principals(params: list[inspect.Parameter]) -> int:
+    """Where the key's dependency goes: right after the route's last principal dependency (authentication, role,
+    step-up), so that API.md's order holds (… step-up 403 → Idempotency-Key 400 → body 422)."""
+    pos = 0
+    for i, param in enumerate(params):
+        if get_origin(param.annotation) is Annotated and get_args(param.annotation)[0] is Principal:
+            pos = i + 1
+    return pos
+
+
+def idempotent(
+    *, required: bool = False
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Response]]]:
+    """The idempotent route, once: the endpoint returns its payload and `Idempotency.run` does it once per
+    (caller, key), storing the answer (the route's `status_code`) with the effect and replaying it.
+
+    The endpoint must take `session` (the request's transaction) and `body` (what the key's fingerprint covers);
+    the `Idempotency-Key` header (required or optional) is added to its signature after its principal
+    dependencies. Use it under the route decorator: `@router.post(...)` then `@idempotent(required=True)`."""
+    dependency = IdempotencyRequired if required else IdempotencyOptional
+
+    def decorate(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
+        sig = inspect.signature(endpoint, eval_str=True)
+        params = list(sig.parameters.values())
+        names = {p.name for p in params}
+        if not {"session", "body"} <= names or "idem" in names:
+            raise TypeError(f"{endpoint.__name__}: an idempotent route takes `session` and `body` (and no `idem`)")
+        params.insert(
+            _after_principals(params),
+            inspect.Parameter("idem", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=dependency),
+        )
+
+        @functools.wraps(endpoint)
+        async def route(idem: Idempotency, **values: Any) -> Response:
+            async def work() -> tuple[int, Any]:
+                payload = await endpoint(**values)
+                return getattr(idem.request.scope.get("route"), "status_code", None) or 200, payload
+
+            return await idem.run(values["session"], values["body"], work)
+
+        route.__signature__ = sig.replace(parameters=params, return_annotation=Response)  # type: ignore[attr-defined]
+        return route
+
+    return decorate

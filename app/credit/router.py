@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.dependencies import Admin, Farmer, Regulator, StepUp, require
 from app.core.deps import SessionDep
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import Principal, Role
 from app.core.problems import wants_english
@@ -64,13 +64,9 @@ async def activate(
 
 
 @router.post("/me/credit/objections", response_model=ObjectionPublic, status_code=201, summary="对信用评级提出异议")
-async def create_objection(
-    principal: Farmer, idem: IdempotencyOptional, session: SessionDep, body: ObjectionCreate
-) -> Response:
-    async def work() -> tuple[int, ObjectionPublic]:
-        return 201, await farmer.object_to_rating(session, principal, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_objection(principal: Farmer, session: SessionDep, body: ObjectionCreate) -> ObjectionPublic:
+    return await farmer.object_to_rating(session, principal, body)
 
 
 @router.get("/me/credit/objections", response_model=Page[ObjectionPublic], summary="我的评级异议")

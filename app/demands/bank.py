@@ -1,15 +1,12 @@
-"""The bank's side of the demand library: the ranked feed of open demands in the counties it serves, one
-demand, and its offers. Personal data stays masked unless the applicant's consent to this bank stands."""
+"""The bank's side of the demand library: one demand and its offers; the ranked feed is app.demands.bank_feed
+and the bank's view of a demand app.demands.bank_view. Personal data stays masked unless the applicant's consent
+to this bank stands."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Boolean, exists, literal, select, union_all
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -31,35 +28,20 @@ from app.core.errors import (
 )
 from app.core.messages import status_zh
 from app.core.money import percent_text
-from app.core.pagination import after, decode_cursor, order_by, page_of
 from app.core.principal import Principal
 from app.credit.models import Certificate, Household
 from app.demands import common
-from app.demands.common import effective_status, open_filter, yuan
+from app.demands.bank_feed import Filters, list_for_bank
+from app.demands.bank_view import bank_of, present
+from app.demands.common import effective_status, yuan
 from app.demands.models import Demand, DemandOffer, DemandStatus, OfferStatus
 from app.demands.schemas import BankDemandPublic, OfferCreate, OfferPublic
-from app.demands.scoring import PURPOSE_ZH, product_fits, reasons
+from app.demands.scoring import PURPOSE_ZH
 from app.notifications.service import notify
 
+__all__ = ["Filters", "create_offer", "get_for_bank", "list_for_bank", "withdraw_offer"]
+
 DEFAULT_CERT_CAP_BP = 675
-
-
-@dataclass(frozen=True)
-class Filters:
-    county_code: str | None = None
-    township_code: str | None = None
-    min_amount_fen: int | None = None
-    max_amount_fen: int | None = None
-    min_term_months: int | None = None
-    max_term_months: int | None = None
-    purpose: str | None = None
-    min_stars: int | None = None
-    key_enterprise: bool | None = None
-
-
-def _bank_id(p: Principal) -> uuid.UUID:
-    assert p.bank_id is not None  # BankDemands guarantees it
-    return p.bank_id
 
 
 async def _own_products(session: AsyncSession, bank_id: uuid.UUID) -> list[Product]:
@@ -70,195 +52,6 @@ async def _own_products(session: AsyncSession, bank_id: uuid.UUID) -> list[Produ
         .order_by(Product.min_annual_rate_bp, Product.id)
     )
     return list(rows.scalars().all())
-
-
-# The columns `common.facts` and `common.product_ref` read: loading whole Product rows (descriptions, documents,
-# every JSON column) for ~100 products a page was the largest cost of the feed.
-_FIT_COLUMNS = (
-    Product.id,
-    Product.name,
-    Product.kind,
-    Product.bank_id,
-    Product.min_amount_fen,
-    Product.max_amount_fen,
-    Product.min_term_months,
-    Product.max_term_months,
-    Product.min_annual_rate_bp,
-    Product.max_annual_rate_bp,
-    Product.collateral_types,
-    Product.target_mask,
-    Product.county_codes,
-    Product.valid_from,
-    Product.valid_until,
-)
-
-
-async def _fit_products(session: AsyncSession, bank_id: uuid.UUID) -> list[Any]:
-    """This bank's live products as rows of `_FIT_COLUMNS` (attribute access like a Product), same order."""
-    rows = await session.execute(
-        select(*_FIT_COLUMNS)
-        .where(Product.bank_id == bank_id, common.live_products(china_today()))
-        .order_by(Product.min_annual_rate_bp, Product.id)
-    )
-    return list(rows.all())
-
-
-async def _present(session: AsyncSession, bank_id: uuid.UUID, demands: Sequence[Demand]) -> list[BankDemandPublic]:
-    """A page of demands as this bank sees them: a fixed number of queries, whatever the page size."""
-    if not demands:
-        return []
-    today = china_today()
-    products = await _fit_products(session, bank_id)
-    names = await common.region_names(session, {d.village_code for d in demands})
-    people = await common.applicants(session, demands)
-    allowed = await common.consented(session, bank_id, demands)
-    available = await common.available_on_certificates(
-        session, {d.household_id for d in demands if d.household_id}, today
-    )
-    mine = await common.offers_of(session, [d.id for d in demands], bank_id=bank_id)
-    # Each product's facts and public reference built once per page, not once per (demand, product) pair:
-    # with ~100 products per bank that was 2,000 ORM-attribute reads and up to 2,000 pydantic models a page.
-    product_facts = [(p, common.facts(p)) for p in products]
-    refs: dict[uuid.UUID, Any] = {}
-
-    def ref(p: Any) -> Any:
-        if p.id not in refs:
-            refs[p.id] = common.product_ref(p)
-        return refs[p.id]
-
-    out = []
-    for d in demands:
-        avail = available.get(d.household_id) if d.household_id else None
-        # the demand's attributes read once, not once per product (ORM attribute reads are not free)
-        fit_args = {
-            "county_code": d.county_code,
-            "amount_fen": d.amount_fen,
-            "term_months": d.term_months,
-            "collateral_types": d.collateral_types,
-            "demand_targets": d.target_mask,
-            "certificate_available_fen": avail,
-            "today": today,
-        }
-        fits = [p for p, p_facts in product_facts if product_fits(p_facts, **fit_args)]
-        applicant = common.seen_by(people[d.id], allowed[d.id])
-        offers = mine[d.id]
-        live = [o for o in offers if o.status in (OfferStatus.pending, OfferStatus.accepted)]
-        out.append(
-            BankDemandPublic(
-                id=d.id,
-                status=effective_status(d, today),
-                applicant_kind=d.applicant_kind,
-                applicant=applicant,
-                amount_fen=d.amount_fen,
-                term_months=d.term_months,
-                purpose=d.purpose,
-                description=d.description,
-                collateral_types=list(d.collateral_types),
-                county_code=d.county_code,
-                township_code=d.township_code,
-                village=common.region_ref(d.village_code, names),
-                stars=common.stars_of(d),
-                rated=common.rated(d),
-                key_enterprise=d.key_enterprise,
-                match_score=Decimal(d.match_base).quantize(Decimal("0.01")),
-                match_reasons=reasons(
-                    stars=d.stars,
-                    rated=common.rated(d),
-                    key_enterprise=d.key_enterprise,
-                    collateral_types=d.collateral_types,
-                    description=d.description,
-                    verified=d.household_id is not None,
-                    matching=len(fits),
-                    certificate_covers=avail is not None and avail >= d.amount_fen,
-                ),
-                matching_products=[ref(p) for p in fits],
-                my_offer=(live or offers)[-1] if offers else None,
-                expires_on=d.expires_on,
-                created_at=d.created_at,
-            )
-        )
-    return out
-
-
-# Best match first; among equal scores key enterprises (名录库) first; then newest id (a stable keyset order).
-FEED = [(Demand.match_base, True), (Demand.key_enterprise, True), (Demand.id, True)]
-
-
-def _flag(v: Any) -> Any:
-    # A bound literal: SQLAlchemy allows only = and != against a bare True/False.
-    if not isinstance(v, bool):
-        raise ValueError("not a flag")
-    return literal(v, Boolean())
-
-
-def _feed_query(county: str, f: Filters, cursor_values: list[Any] | None, limit: int) -> Any:
-    q = select(Demand).where(Demand.county_code == county, open_filter(china_today()))
-    if f.township_code:
-        q = q.where(Demand.township_code == f.township_code)
-    if f.min_amount_fen is not None:
-        q = q.where(Demand.amount_fen >= f.min_amount_fen)
-    if f.max_amount_fen is not None:
-        q = q.where(Demand.amount_fen <= f.max_amount_fen)
-    if f.min_term_months is not None:
-        q = q.where(Demand.term_months >= f.min_term_months)
-    if f.max_term_months is not None:
-        q = q.where(Demand.term_months <= f.max_term_months)
-    if f.purpose:
-        q = q.where(Demand.purpose == f.purpose)
-    if f.min_stars is not None:
-        q = q.where(Demand.stars >= f.min_stars)
-    if f.key_enterprise is not None:
-        q = q.where(Demand.key_enterprise == f.key_enterprise)
-    if cursor_values is not None:
-        q = q.where(after(FEED, cursor_values))
-    return q.order_by(*order_by(FEED)).limit(limit)
-
-
-async def list_for_bank(
-    session: AsyncSession, p: Principal, f: Filters, limit: int, cursor: str | None
-) -> tuple[list[BankDemandPublic], str | None]:
-    """Open demands in the bank's counties, best match first (see app.demands.scoring), keyset-paginated on
-    (match score, id). Each county is one range scan of ix_demands_bank_feed that stops after `limit + 1`
-    rows; the counties' heads are merged in the database."""
-    bank_id = _bank_id(p)
-    counties = sorted(await bank_counties(session, bank_id))
-    if f.county_code is not None:
-        counties = [c for c in counties if c == f.county_code]
-    if f.township_code is not None:
-        counties = [c for c in counties if f.township_code.startswith(c)]
-    if not counties:
-        return [], None
-    values = decode_cursor(cursor, [int, _flag, uuid.UUID]) if cursor else None
-    if len(counties) == 1:
-        stmt = _feed_query(counties[0], f, values, limit + 1)
-        rows = list((await session.execute(stmt)).scalars().all())
-    else:
-        # Merge only the keys (score, id) of the counties' heads, then read the page's rows by id: a union of
-        # whole-row subqueries costs SQLAlchemy ~20 ms of CPU per request to build (a column proxy per column
-        # per county) and makes the database carry every column through the merge.
-        parts = [
-            select(
-                _feed_query(c, f, values, limit + 1)
-                .with_only_columns(Demand.match_base, Demand.key_enterprise, Demand.id)
-                .subquery()
-            )
-            for c in counties
-        ]
-        merged = union_all(*parts).subquery()
-        keys = (
-            select(merged.c.id)
-            .order_by(merged.c.match_base.desc(), merged.c.key_enterprise.desc(), merged.c.id.desc())
-            .limit(limit + 1)
-        )
-        ids = list((await session.execute(keys)).scalars().all())
-        by_id = (
-            {x.id: x for x in (await session.execute(select(Demand).where(col(Demand.id).in_(ids)))).scalars().all()}
-            if ids
-            else {}
-        )
-        rows = [by_id[i] for i in ids if i in by_id]
-    items, nxt = page_of(rows, limit, lambda x: [x.match_base, x.key_enterprise, x.id])
-    return await _present(session, bank_id, items), nxt
 
 
 async def _visible(session: AsyncSession, bank_id: uuid.UUID, demand_id: uuid.UUID, *, lock: bool = False) -> Demand:
@@ -280,13 +73,13 @@ async def _visible(session: AsyncSession, bank_id: uuid.UUID, demand_id: uuid.UU
 
 
 async def get_for_bank(session: AsyncSession, p: Principal, demand_id: uuid.UUID) -> BankDemandPublic:
-    bank_id = _bank_id(p)
+    bank_id = bank_of(p)
     d = await _visible(session, bank_id, demand_id)
-    return (await _present(session, bank_id, [d]))[0]
+    return (await present(session, bank_id, [d]))[0]
 
 
 async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID, body: OfferCreate) -> OfferPublic:
-    bank_id = _bank_id(p)
+    bank_id = bank_of(p)
     d = await _visible(session, bank_id, demand_id, lock=True)
     product = await session.get(Product, body.product_id)
     today = china_today()
@@ -422,7 +215,7 @@ async def create_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID
 
 
 async def withdraw_offer(session: AsyncSession, p: Principal, demand_id: uuid.UUID, offer_id: uuid.UUID) -> None:
-    bank_id = _bank_id(p)
+    bank_id = bank_of(p)
     o = (
         await session.execute(
             select(DemandOffer)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth.dependencies import BankDemands, Farmer, StepUp
 from app.core.db import ReadSessionDep
 from app.core.deps import RedisDep, SessionDep
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.demands import bank, offers, posting
 from app.demands.models import DemandStatus
@@ -19,13 +19,9 @@ router = APIRouter(tags=["demands"])
 
 
 @router.post("/me/demands", status_code=201, response_model=DemandPublic, summary="发布融资需求")
-async def create_demand(
-    p: Farmer, idem: IdempotencyOptional, body: DemandCreate, session: SessionDep, redis: RedisDep
-) -> Response:
-    async def work() -> tuple[int, DemandPublic]:
-        return 201, await posting.create_mine(session, redis, p, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_demand(p: Farmer, body: DemandCreate, session: SessionDep, redis: RedisDep) -> DemandPublic:
+    return await posting.create_mine(session, redis, p, body)
 
 
 @router.get("/me/demands", response_model=Page[DemandPublic], summary="我的融资需求（含报价与推荐产品）")
@@ -116,13 +112,11 @@ async def get_demand_for_bank(
 
 
 @router.post("/bank/demands/{demand_id}/offers", status_code=201, response_model=OfferPublic, summary="对融资需求报价")
+@idempotent()
 async def create_demand_offer(
-    p: BankDemands, idem: IdempotencyOptional, body: OfferCreate, demand_id: uuid.UUID, session: SessionDep
-) -> Response:
-    async def work() -> tuple[int, OfferPublic]:
-        return 201, await bank.create_offer(session, p, demand_id, body)
-
-    return await idem.run(session, body, work)
+    p: BankDemands, body: OfferCreate, demand_id: uuid.UUID, session: SessionDep
+) -> OfferPublic:
+    return await bank.create_offer(session, p, demand_id, body)
 
 
 @router.delete("/bank/demands/{demand_id}/offers/{offer_id}", status_code=204, summary="撤回报价")

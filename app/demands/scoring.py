@@ -169,6 +169,55 @@ def product_fits(
     return True
 
 
+class Matcher:
+    """`product_fits` for many demands against one list of products (a page of the bank feed), the same rules:
+    each product's facts are prepared once — grouped by the counties it serves, its collateral as a set, the
+    validity dates checked once for `today` — so that a demand only walks the products of its county. The
+    items come back in the order given."""
+
+    def __init__(self, products: Iterable[tuple[Any, ProductFacts]], today: date) -> None:
+        self._by_county: dict[str, list[tuple[Any, ...]]] = {}
+        for item, p in products:
+            if (p.valid_from and p.valid_from > today) or (p.valid_until and p.valid_until < today):
+                continue
+            row = (
+                item,
+                p.min_amount_fen,
+                p.max_amount_fen,
+                p.min_term_months,
+                p.max_term_months,
+                p.target_mask,
+                frozenset(p.collateral_types),
+                p.kind == ProductKind.certificate_loan,
+            )
+            for county in dict.fromkeys(p.county_codes):
+                self._by_county.setdefault(county, []).append(row)
+
+    def fits(
+        self,
+        *,
+        county_code: str,
+        amount_fen: int,
+        term_months: int,
+        collateral_types: Sequence[str],
+        demand_targets: int,
+        certificate_available_fen: int | None,
+    ) -> list[Any]:
+        offered = frozenset(collateral_types)
+        covered = certificate_available_fen is not None and certificate_available_fen >= amount_fen
+        return [
+            item
+            for item, lo_amount, hi_amount, lo_term, hi_term, targets, accepted, certificate in self._by_county.get(
+                county_code, ()
+            )
+            if lo_amount <= amount_fen <= hi_amount
+            and lo_term <= term_months <= hi_term
+            and (not targets or targets & demand_targets)
+            and (not accepted or not accepted.isdisjoint(offered))
+            and (covered or not certificate)
+        ]
+
+
 def rescore(d: Any, stars: int, star_limit_fen: int) -> int:
     """The match score of a stored demand (app.demands.models.Demand) with these stars, from its own columns."""
     return base_score(

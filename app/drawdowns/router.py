@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.auth.dependencies import BankLoans, Farmer, StepUp
 from app.core.deps import RedisDep, SessionDep
-from app.core.idempotency import IdempotencyRequired
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.drawdowns import lending, service
 from app.drawdowns.models import DrawdownStatus
@@ -26,13 +26,9 @@ router = APIRouter(tags=["drawdowns"])
 
 
 @router.post("/me/drawdowns", status_code=201, response_model=DrawdownPublic, summary="用信（提款）申请")
-async def submit(
-    p: Farmer, _: StepUp, idem: IdempotencyRequired, body: DrawdownCreate, session: SessionDep, redis: RedisDep
-) -> Response:
-    async def work() -> tuple[int, DrawdownPublic]:
-        return 201, await service.submit(session, redis, p, body)
-
-    return await idem.run(session, body, work)
+@idempotent(required=True)
+async def submit(p: Farmer, _: StepUp, body: DrawdownCreate, session: SessionDep, redis: RedisDep) -> DrawdownPublic:
+    return await service.submit(session, redis, p, body)
 
 
 @router.get("/me/drawdowns", response_model=Page[DrawdownPublic], summary="我的用信记录")
@@ -108,13 +104,9 @@ async def disburse(
     response_model=BankDrawdownPublic,
     summary="登记还款（本金），恢复额度",
 )
-async def repay(
-    p: BankLoans, idem: IdempotencyRequired, body: RepaymentCreate, drawdown_id: uuid.UUID, session: SessionDep
-) -> Response:
-    async def work() -> tuple[int, BankDrawdownPublic]:
-        return 201, await lending.repay(session, p, drawdown_id, body)
-
-    return await idem.run(session, body, work)
+@idempotent(required=True)
+async def repay(p: BankLoans, body: RepaymentCreate, drawdown_id: uuid.UUID, session: SessionDep) -> BankDrawdownPublic:
+    return await lending.repay(session, p, drawdown_id, body)
 
 
 @router.post(

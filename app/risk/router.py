@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from app.auth.dependencies import Admin, BankAdmin, BankLoans, BankUser, Regulator
 from app.core.deps import SessionDep
-from app.core.idempotency import IdempotencyOptional, IdempotencyRequired
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.risk import service
 from app.risk.models import BridgeStatus, ClaimStatus, FundKind
@@ -37,11 +37,9 @@ CountyQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="县�
 
 
 @router.post("/admin/risk-funds", status_code=201, response_model=FundPublic, summary="设立县区资金池")
-async def create_fund(_: Admin, idem: IdempotencyOptional, body: FundCreate, session: SessionDep) -> Response:
-    async def work() -> tuple[int, FundPublic]:
-        return 201, await service.create_fund(session, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_fund(_: Admin, body: FundCreate, session: SessionDep) -> FundPublic:
+    return await service.create_fund(session, body)
 
 
 @router.get(
@@ -74,13 +72,9 @@ async def get_fund(p: Regulator, fund_id: uuid.UUID, session: SessionDep) -> Fun
     summary="注资或支取（须 Idempotency-Key）",
     description="支取超过余额为 409 `insufficient_funds`，余额不变。",
 )
-async def add_entry(
-    _: Admin, idem: IdempotencyRequired, body: EntryCreate, fund_id: uuid.UUID, session: SessionDep
-) -> Response:
-    async def work() -> tuple[int, EntryPublic]:
-        return 201, await service.add_entry(session, fund_id, body)
-
-    return await idem.run(session, body, work)
+@idempotent(required=True)
+async def add_entry(_: Admin, body: EntryCreate, fund_id: uuid.UUID, session: SessionDep) -> EntryPublic:
+    return await service.add_entry(session, fund_id, body)
 
 
 @router.get(
@@ -126,11 +120,9 @@ async def sharing_history(
     response_model=ClaimPublic,
     summary="申请风险补偿（已核销的贷款，须 Idempotency-Key）",
 )
-async def file_claim(p: BankLoans, idem: IdempotencyRequired, body: ClaimCreate, session: SessionDep) -> Response:
-    async def work() -> tuple[int, ClaimPublic]:
-        return 201, await service.file_claim(session, p, body)
-
-    return await idem.run(session, body, work)
+@idempotent(required=True)
+async def file_claim(p: BankLoans, body: ClaimCreate, session: SessionDep) -> ClaimPublic:
+    return await service.file_claim(session, p, body)
 
 
 @router.get("/bank/compensation-claims", response_model=Page[ClaimPublic], summary="本行的代偿申请")
@@ -193,11 +185,9 @@ async def reject_claim(p: Regulator, body: ReasonIn, claim_id: uuid.UUID, sessio
     summary="申请还贷应急周转金",
     description="企业还旧贷、续新贷之间的短期周转；天数不超过政策上限（默认 30 天），县区须为本行服务的县区。",
 )
-async def request_bridge(p: BankAdmin, idem: IdempotencyOptional, body: BridgeCreate, session: SessionDep) -> Response:
-    async def work() -> tuple[int, BridgePublic]:
-        return 201, await service.request_bridge(session, p, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def request_bridge(p: BankAdmin, body: BridgeCreate, session: SessionDep) -> BridgePublic:
+    return await service.request_bridge(session, p, body)
 
 
 @router.get("/bank/bridge-loans", response_model=Page[BridgePublic], summary="本行的周转申请")
@@ -223,13 +213,9 @@ async def get_bank_bridge(p: BankUser, bridge_id: uuid.UUID, session: SessionDep
     summary="归还周转金（全部本金，另收资金占用费）",
     description="`amount_fen` 须等于周转本金；资金占用费 = 本金 × 日费率 × 实际使用天数（至少 1 天），向下取整。",
 )
-async def repay_bridge(
-    p: BankAdmin, idem: IdempotencyOptional, body: BridgeRepay, bridge_id: uuid.UUID, session: SessionDep
-) -> Response:
-    async def work() -> tuple[int, BridgePublic]:
-        return 200, await service.repay_bridge(session, p, bridge_id, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def repay_bridge(p: BankAdmin, body: BridgeRepay, bridge_id: uuid.UUID, session: SessionDep) -> BridgePublic:
+    return await service.repay_bridge(session, p, bridge_id, body)
 
 
 @router.get("/admin/bridge-loans", response_model=Page[BridgePublic], summary="周转申请（监管员：本辖区）")

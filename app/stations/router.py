@@ -10,7 +10,7 @@ from app.core.db import ReadSessionDep
 from app.core.deps import SessionDep
 from app.core.errors import ValidationFailed, field_error
 from app.core.http import cacheable
-from app.core.idempotency import IdempotencyOptional
+from app.core.idempotency import idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.stations import service
 from app.stations.schemas import (
@@ -61,11 +61,9 @@ async def get_station(request: Request, session: ReadSessionDep, station_id: uui
 
 
 @router.post("/admin/stations", status_code=201, response_model=StationPublic, summary="建立服务站")
-async def create_station(_: Admin, idem: IdempotencyOptional, body: StationCreate, session: SessionDep) -> Response:
-    async def work() -> tuple[int, StationPublic]:
-        return 201, await service.create(session, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_station(_: Admin, body: StationCreate, session: SessionDep) -> StationPublic:
+    return await service.create(session, body)
 
 
 @router.patch("/admin/stations/{station_id}", response_model=StationPublic, summary="修改服务站（平台）")
@@ -79,13 +77,9 @@ async def update_station(_: Admin, station_id: uuid.UUID, body: StationUpdate, s
     response_model=AgentPublic,
     summary="为服务站开设协管员账号",
 )
-async def create_station_agent(
-    _: Admin, idem: IdempotencyOptional, station_id: uuid.UUID, body: AgentCreate, session: SessionDep
-) -> Response:
-    async def work() -> tuple[int, AgentPublic]:
-        return 201, await service.create_agent(session, station_id, body)
-
-    return await idem.run(session, body, work)
+@idempotent()
+async def create_station_agent(_: Admin, station_id: uuid.UUID, body: AgentCreate, session: SessionDep) -> AgentPublic:
+    return await service.create_agent(session, station_id, body)
 
 
 @router.get("/bank/stations", response_model=Page[StationPublic], summary="本行主办的服务站")

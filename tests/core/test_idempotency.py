@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 
 import httpx
@@ -11,12 +12,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
-from app.auth.dependencies import Farmer
+from app.auth.dependencies import Farmer, StepUp
 from app.core import audit
 from app.core.audit import AuditEntry
 from app.core.deps import SessionDep
 from app.core.errors import LimitExceeded
-from app.core.idempotency import IdempotencyOptional, IdempotencyRequired
+from app.core.idempotency import idempotent
 
 
 class ProbeIn(BaseModel):
@@ -30,22 +31,24 @@ def probe_routes(app: FastAPI) -> None:
     if any(getattr(r, "path", "") == "/api/v1/_probe/required" for r in app.router.routes):
         return
 
-    async def effect(session, body: ProbeIn) -> tuple[int, dict]:
+    async def effect(session, body: ProbeIn) -> dict:
         if body.amount_fen < 0:
             raise LimitExceeded()
         if body.amount_fen == 13:
             raise RuntimeError("boom")
         await asyncio.sleep(0.05)
         await audit.record(session, action="probe", object_type="probe", object_id=body.tag)
-        return 201, {"tag": body.tag, "n": str(uuid.uuid4())}
+        return {"tag": body.tag, "n": str(uuid.uuid4())}
 
     @app.post("/api/v1/_probe/required", status_code=201)
-    async def probe_required(p: Farmer, idem: IdempotencyRequired, body: ProbeIn, session: SessionDep):
-        return await idem.run(session, body, lambda: effect(session, body))
+    @idempotent(required=True)
+    async def probe_required(p: Farmer, body: ProbeIn, session: SessionDep) -> dict:
+        return await effect(session, body)
 
     @app.post("/api/v1/_probe/optional", status_code=201)
-    async def probe_optional(p: Farmer, idem: IdempotencyOptional, body: ProbeIn, session: SessionDep):
-        return await idem.run(session, body, lambda: effect(session, body))
+    @idempotent()
+    async def probe_optional(p: Farmer, body: ProbeIn, session: SessionDep) -> dict:
+        return await effect(session, body)
 
 
 async def _effects(session, tag: str) -> int:
@@ -141,3 +144,17 @@ async def test_bad_key_is_422(client: httpx.AsyncClient, farmer_headers) -> None
 async def test_optional_without_key_just_works(client: httpx.AsyncClient, farmer_headers) -> None:
     r = await client.post("/_probe/optional", json={"amount_fen": 1, "tag": uuid.uuid4().hex}, headers=farmer_headers)
     assert r.status_code == 201
+
+
+def test_the_decorator_puts_the_key_after_the_principals_and_wants_session_and_body() -> None:
+    async def route(p: Farmer, _: StepUp, body: ProbeIn, session: SessionDep) -> dict:
+        return {}
+
+    names = list(inspect.signature(idempotent(required=True)(route)).parameters)
+    assert names == ["p", "_", "idem", "body", "session"]
+
+    async def no_body(p: Farmer, session: SessionDep) -> dict:
+        return {}
+
+    with pytest.raises(TypeError):
+        idempotent()(no_body)

@@ -163,7 +163,8 @@ async def test_multi_county_merge(client: httpx.AsyncClient, demands: Demands) -
     da, db = await demands.posted(a), await demands.posted(b)
     r = await client.get("/bank/demands", params={"limit": 100}, headers=side.headers)
     items = r.json()["items"]
-    keys = [(Decimal(x["match_score"]), uuid.UUID(x["id"])) for x in items]
+    # the feed's order: score, then key enterprises first among equal scores (other tests leave some), then id
+    keys = [(Decimal(x["match_score"]), x["key_enterprise"], uuid.UUID(x["id"])) for x in items]
     assert keys == sorted(keys, reverse=True)
     assert {x["county_code"] for x in items} <= {"411725", "411702"}
     _ = (da, db)
