@@ -13,4 +13,5 @@ from app.credit import rates as _credit_rates  # noqa: F401 - answers catalog.ho
 from app.demands import links as _demand_links  # noqa: F401 - credit.household_linked: demands get the household
 from app.drawdowns import admission as _drawdowns_admission  # noqa: F401 - answers credit.drawing_state
 from app.enterprises import service as _enterprises  # noqa: F401 - auth.key_enterprise, auth.enterprise_changed
+from app.risk import claims as _risk_claims  # noqa: F401 - drawdowns.written_off_repaid: 冲回 to the fund
 from app.supervision import counters as _counters  # noqa: F401 - counts credit.household_linked, credit.households_changed, certificate holders

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from app.auth.models import User
 from app.catalog import incentives
-from app.core import audit
+from app.core import audit, hooks
 from app.core.dates import add_months, china_today
 from app.core.errors import (
     CertificateInactive,
@@ -49,7 +49,6 @@ from app.drawdowns.schemas import (
     RepaymentCreate,
 )
 from app.drawdowns.service import set_status
-from app.risk import service as risk
 
 S = DrawdownStatus
 
@@ -209,8 +208,14 @@ async def repay(
     dd.outstanding_fen -= body.amount_fen
     repayment = Repayment(drawdown_id=dd.id, amount_fen=body.amount_fen, paid_on=body.paid_on)
     session.add(repayment)
-    if dd.status == S.written_off:  # 冲回: a compensated loan returns the fund's share of what comes back
-        await risk.recover(session, drawdown_id=dd.id, repayment_id=repayment.id, amount_fen=body.amount_fen)
+    if dd.status == S.written_off:  # 冲回: risk control returns the fund's share of what comes back (app.risk.claims)
+        await hooks.publish(
+            "drawdowns.written_off_repaid",
+            session,
+            drawdown_id=dd.id,
+            repayment_id=repayment.id,
+            amount_fen=body.amount_fen,
+        )
     await certificates.release(session, dd.certificate_id, outstanding=-body.amount_fen)
     await isolation.adjust(
         session, dd.village_code, outstanding=-body.amount_fen, overdue=-body.amount_fen if flagged else 0

@@ -1,8 +1,8 @@
 """Compensation claims on written-off loans, their payout, and the recovery (冲回) of later repayments
 (private to the package; `service` is its front).
 
-Lock order everywhere: the draw-down (held by the draw-down domain when it calls `recover`), then the claim,
-then the fund row.
+Lock order everywhere: the draw-down (held by the draw-down domain when it announces
+`drawdowns.written_off_repaid`), then the claim, then the fund row.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import audit
+from app.core import audit, hooks
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidState, NotFound
 from app.core.money import yuan_text
@@ -260,6 +260,7 @@ async def _return(
         )
 
 
+@hooks.subscribe("drawdowns.written_off_repaid")
 async def recover(session: AsyncSession, *, drawdown_id: uuid.UUID, repayment_id: uuid.UUID, amount_fen: int) -> None:
     """A repayment was recorded on a written-off loan (in the caller's transaction, the draw-down row locked):
     if its claim has been paid, return the fund's share of it (冲回) until what the fund paid is back."""

@@ -15,7 +15,7 @@ sharing_history = funds.sharing_history
 # For the coverage statistics: per county, the funds' balances and whether one is below its minimum.
 county_figures = funds.county_figures
 
-# Compensation claims; `recover` is the draw-down domain's call when a repayment lands on a written-off loan.
+# Compensation claims; `recover` answers the signal `drawdowns.written_off_repaid` (a repayment on a written-off loan).
 file_claim = claims.file
 get_claim_for_bank = claims.get_for_bank
 list_claims_for_bank = claims.list_for_bank
