@@ -50,24 +50,28 @@ async def of_household(
         has_certificate=cert is not None,
         today=today,
     )
-    products = []
+    # Rate every matching product, keep the best MAX_MATCHING, and only then build their models (a county
+    # can offer hundreds of products; building a model for each one cost more than the rest of /me/credit).
+    rated = []
     for r in rows:
         rate = incentives.product_rate(
             r.kind, r.max_annual_rate_bp, r.star_discounts_bp, terms.stars, terms.certificate_cap_bp
         )
-        products.append(
-            MatchingProduct(
-                product_id=r.id,
-                name=r.name,
-                kind=r.kind,
-                bank=BankRef(id=r.bank_id, name=r[4]),
-                min_annual_rate_bp=r.min_annual_rate_bp,
-                max_annual_rate_bp=r.max_annual_rate_bp,
-                star_discount_bp=rate.discount_bp,
-                best_rate_bp=rate.max_bp,
-            )
+        rated.append((rate.max_bp, r.min_annual_rate_bp, str(r.id), r, rate.discount_bp))
+    rated.sort(key=lambda t: t[:3])
+    products = [
+        MatchingProduct(
+            product_id=r.id,
+            name=r.name,
+            kind=r.kind,
+            bank=BankRef(id=r.bank_id, name=r[4]),
+            min_annual_rate_bp=r.min_annual_rate_bp,
+            max_annual_rate_bp=r.max_annual_rate_bp,
+            star_discount_bp=discount_bp,
+            best_rate_bp=best_bp,
         )
-    products.sort(key=lambda m: (m.best_rate_bp, m.min_annual_rate_bp, str(m.product_id)))
+        for best_bp, _, _, r, discount_bp in rated[: incentives.MAX_MATCHING]
+    ]
     drawdown = None
     if cert is not None:
         rate = await incentives.drawdown_cap(
@@ -82,4 +86,4 @@ async def of_household(
         drawdown = DrawdownRate(
             certificate_cap_bp=rate.ceiling_bp, star_discount_bp=rate.discount_bp, best_rate_bp=rate.max_bp
         )
-    return drawdown, products[: incentives.MAX_MATCHING]
+    return drawdown, products
