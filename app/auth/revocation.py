@@ -2,8 +2,8 @@
 
 Every revocation (logout, a refresh family killed, an account disabled or deleted, a phone change, an API
 client revoked or rotated) is a `revocations` row written in the request's transaction, and a cache key in
-Redis. The hot path stays one Redis round trip: `MGET` of the cache epoch marker and the token's three keys (with
-the step-up mark's `EXISTS` in the same pipeline when the route asks for step-up).
+Redis. The hot path stays one Redis round trip: `MGET` of the cache epoch marker and the token's three keys (or,
+when the route asks for step-up, a pipeline of their GETs and the step-up mark's `EXISTS`).
 
 The marker `{revoked}:epoch` is written only by a rebuild, together with the keys it rebuilt (one MULTI), and
 never expires. When it is missing Redis has lost its data (restart without persistence, FLUSHALL, failover to
@@ -77,7 +77,7 @@ async def is_revoked(
     db: Database, redis: Any, *, jti: str, subject: str, sid: str | None, iat: int, also: str | None = None
 ) -> tuple[bool, bool]:
     """Whether this access token was revoked, and whether the key `also` exists (the caller's step-up mark, read
-    in the same round trip: a pipeline of the MGET and an EXISTS, which may span Redis Cluster slots). One round
+    in the same round trip: a pipeline of the four GETs and an EXISTS, which may span Redis Cluster slots). One round
     trip while the cache is whole; PostgreSQL otherwise (and then `also` reads as absent: an emptied Redis lost
     it too)."""
     keys = [EPOCH, cache_key(JTI, jti), cache_key(USER, subject), cache_key(SID, sid or "-")]
@@ -85,10 +85,12 @@ async def is_revoked(
     if also is None:
         epoch, k_jti, k_user, k_sid = await redis.mget(keys)
     else:
+        # GETs, not an MGET: a Redis Cluster pipeline refuses multi-key commands (it splits the pipeline per node).
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.mget(keys)
+            for key in keys:
+                pipe.get(key)
             pipe.exists(also)
-            (epoch, k_jti, k_user, k_sid), n = await pipe.execute()
+            epoch, k_jti, k_user, k_sid, n = await pipe.execute()
         present = bool(n)
     if epoch is not None:
         return _dead(iat, k_jti, k_user, k_sid if sid else None), present
