@@ -15,8 +15,8 @@ from app.core.audit import AuditEntry
 from app.core.config import get_settings
 from app.credit.models import Certificate, Household, RatingChange
 from app.demands.models import Demand, DemandOffer
-from tests.agents.conftest import Agents, last_code, sms_to
-from tests.demands.conftest import system_headers
+from tests.builders.agents import Agents, last_code, sms_to
+from tests.builders.demands import system_headers
 from tests.factories import Factory
 
 

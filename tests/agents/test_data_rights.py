@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.consents import service as consents
 from app.credit.models import CertificateLedgerEntry, Household, RatingChange
 from app.notifications.models import Notification
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 from tests.factories import Factory
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from app.core import ratelimit
 from app.core.errors import RateLimited
-from tests.auth.conftest import last_code, outbox, send
 from tests.auth.test_passwords_and_staff import PASSWORD, login, make_staff
+from tests.builders.auth import last_code, outbox, send
 from tests.factories import Factory, unique_phone
 
 

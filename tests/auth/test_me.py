@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core import crypto
 from app.credit.models import Household
-from tests.auth.conftest import bearer, last_code, send, sms_login
+from tests.builders.auth import bearer, last_code, send, sms_login
 from tests.factories import Factory, make_resident_id, make_uscc, unique_phone
 
 

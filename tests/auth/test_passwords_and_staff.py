@@ -12,7 +12,7 @@ from app.auth import users
 from app.auth.models import User
 from app.core.config import get_settings
 from app.core.security import _pwd_context
-from tests.auth.conftest import bearer, last_code
+from tests.builders.auth import bearer, last_code
 from tests.factories import Factory, unique_phone
 
 PASSWORD = "Correct-Horse-Battery-9"

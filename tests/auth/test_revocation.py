@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app.auth import revocation
 from app.auth.models import Revocation
-from tests.auth.conftest import bearer, last_code, send, sms_login, step_up
 from tests.auth.test_api_clients import bank_admin, create_client, token
 from tests.auth.test_passwords_and_staff import PASSWORD, login, make_staff
+from tests.builders.auth import bearer, last_code, send, sms_login, step_up
 from tests.factories import Factory, unique_phone
 
 

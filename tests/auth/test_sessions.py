@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import RefreshToken, User
 from app.core.config import get_settings
 from app.core.security import _jwt_key, create_access_token
-from tests.auth.conftest import bearer, sms_login
+from tests.builders.auth import bearer, sms_login
 from tests.factories import Factory, unique_phone
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.core.config import get_settings
-from tests.auth.conftest import bearer, last_code, outbox, send, sms_login
+from tests.builders.auth import bearer, last_code, outbox, send, sms_login
 from tests.factories import Factory, unique_phone
 
 

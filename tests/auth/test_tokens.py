@@ -15,8 +15,8 @@ from sqlalchemy import update
 from app.auth.models import User
 from app.core.config import get_settings
 from app.core.security import _jwt_key
-from tests.auth.conftest import bearer, sms_login, step_up
 from tests.auth.test_sessions import _claims as sessions_claims
+from tests.builders.auth import bearer, sms_login, step_up
 from tests.factories import Factory, unique_phone
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.catalog.conftest import BankCtx, certificate_body, create, product_body, publish
+from tests.builders.catalog import BankCtx, certificate_body, create, product_body, publish
 from tests.factories import Factory
 
 

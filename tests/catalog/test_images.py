@@ -11,7 +11,7 @@ import httpx
 from PIL import Image
 
 from app.core.config import get_settings
-from tests.catalog.conftest import BankCtx, create, publish
+from tests.builders.catalog import BankCtx, create, publish
 
 
 def image_bytes(fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB", **save: object) -> bytes:

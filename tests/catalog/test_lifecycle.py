@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.catalog.models import Product
 from app.events.models import Event
 from app.notifications.models import Notification
-from tests.catalog.conftest import BankCtx, certificate_body, create, product_body, publish, system_headers
+from tests.builders.catalog import BankCtx, certificate_body, create, product_body, publish, system_headers
 from tests.factories import Factory
 
 

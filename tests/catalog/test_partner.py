@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 
 from app.catalog.models import Product
-from tests.catalog.conftest import BankCtx, certificate_body, product_body
+from tests.builders.catalog import BankCtx, certificate_body, product_body
 
 
 async def test_put_create_replace_and_same_body(

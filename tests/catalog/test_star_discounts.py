@@ -13,7 +13,7 @@ import pytest
 from app.core.crypto import encrypt, index_hash
 from app.core.dates import china_today
 from app.credit.models import Certificate, Household
-from tests.catalog.conftest import BankCtx, certificate_body, create, product_body, publish
+from tests.builders.catalog import BankCtx, certificate_body, create, product_body, publish
 from tests.factories import Factory, make_resident_id
 
 # product_body: rates 4.5 %–8 %, so a discount may be at most 350 bp

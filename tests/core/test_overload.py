@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from app.core.problems import overloaded
 from app.drawdowns import service as drawdowns
 from app.drawdowns.models import Drawdown
-from tests.drawdowns.conftest import Lending, lending  # noqa: F401
+from tests.builders.drawdowns import Lending, lending  # noqa: F401
 
 
 class _PgError(Exception):

@@ -7,7 +7,7 @@ from starlette.requests import Request
 
 from app.core.errors import InvalidState
 from app.core.problems import problem_body
-from tests.demands.conftest import Demands
+from tests.builders.demands import Demands
 from tests.factories import Factory
 from tests.problem_check import problem_violations
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.consents import service as consents
 from app.credit.models import Certificate, Household
 from app.events.models import Event
-from tests.credit.conftest import Credit
+from tests.builders.credit import Credit
 from tests.factories import Factory
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.credit.models import Certificate, CertificateLedgerEntry, Household, RatingChange, VillageCreditStats
 from app.events.models import Event
 from app.regions.models import Region
-from tests.credit.conftest import Credit, new_id, row
+from tests.builders.credit import Credit, new_id, row
 from tests.factories import Factory
 
 

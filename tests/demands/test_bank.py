@@ -13,7 +13,7 @@ from app.credit.models import Household
 from app.demands import sweeps
 from app.demands.models import Demand
 from app.demands.scoring import Basis, base_score
-from tests.demands.conftest import Demands
+from tests.builders.demands import Demands
 from tests.factories import Factory
 
 

@@ -19,7 +19,7 @@ from app.demands import sweeps
 from app.demands.models import Demand
 from app.events.models import Event
 from app.notifications.models import Notification
-from tests.demands.conftest import Demands, demand_body, system_headers
+from tests.builders.demands import Demands, demand_body, system_headers
 from tests.factories import Factory
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from app.auth.models import EnterpriseProfile
-from tests.demands.conftest import Demands, demand_body
+from tests.builders.demands import Demands, demand_body
 from tests.factories import Factory
 
 

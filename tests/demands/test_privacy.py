@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from app.consents.models import Consent
 from app.core.crypto import mask_id_number, mask_name, mask_phone
-from tests.demands.conftest import Demands, demand_body
-from tests.drawdowns.conftest import Lending
+from tests.builders.demands import Demands, demand_body
+from tests.builders.drawdowns import Lending
 from tests.factories import Factory
 
 

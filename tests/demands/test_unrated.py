@@ -15,8 +15,8 @@ from app.core import crypto
 from app.credit.models import Household
 from app.demands.models import Demand
 from app.notifications.models import Notification
-from tests.credit.conftest import new_id, row
-from tests.demands.conftest import Demands, demand_body
+from tests.builders.credit import new_id, row
+from tests.builders.demands import Demands, demand_body
 from tests.factories import Factory
 
 

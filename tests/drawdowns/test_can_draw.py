@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from app.core.dates import china_today
 from app.credit.models import Certificate, Household
-from tests.drawdowns.conftest import Borrower, Lending
+from tests.builders.drawdowns import Borrower, Lending
 from tests.factories import Factory
 
 ERROR_OF = {

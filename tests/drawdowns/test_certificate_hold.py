@@ -10,7 +10,7 @@ from sqlalchemy import update
 from app.core.dates import china_today
 from app.credit import certificates
 from app.credit.models import Certificate
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 
 
 async def _money(lending: Lending, cert_id: object) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.core.config import get_settings
 from app.drawdowns.models import Drawdown
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 
 pytestmark = pytest.mark.skipif(
     get_settings().database_url.startswith("sqlite"),

@@ -12,7 +12,7 @@ from app.core.audit import AuditEntry
 from app.core.dates import add_months, china_today
 from app.events.models import Event
 from app.notifications.models import Notification
-from tests.drawdowns.conftest import Lending, system_headers
+from tests.builders.drawdowns import Lending, system_headers
 
 
 def avail(c) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.core.dates import china_today
 from app.drawdowns import isolation
 from app.drawdowns.models import Drawdown
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 
 
 async def _village_with(lending: Lending, current: int, overdue: int, village: str | None = None) -> tuple[str, str]:

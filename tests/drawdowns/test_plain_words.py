@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 
 
 async def test_a_wrong_state_is_named_in_chinese(lending: Lending) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from app.banks.models import Bank
 from app.catalog.models import Product, ProductCounty
 from app.demands.scoring import target_mask
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 from tests.factories import Factory
 
 

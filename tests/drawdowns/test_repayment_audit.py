@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.core.audit import AuditEntry
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
 
 
 async def test_repayment_entry_before_and_after(lending: Lending) -> None:

@@ -1,1 +1,1 @@
-from tests.demands.conftest import demands  # noqa: F401 - the demand-library helpers
+from tests.builders.demands import demands  # noqa: F401 - the demand-library helpers

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.audit import AuditEntry
 from app.demands.models import Demand
-from tests.demands.conftest import Demands, demand_body
+from tests.builders.demands import Demands, demand_body
 from tests.factories import Factory, make_uscc
 
 

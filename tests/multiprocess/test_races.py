@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from app.drawdowns.models import Drawdown
 from tests.auth.test_passwords_and_staff import PASSWORD, make_staff
-from tests.drawdowns.conftest import Lending
+from tests.builders.drawdowns import Lending
+from tests.builders.multiprocess import Apis, needs_shared_services, spread
 from tests.factories import Factory, unique_phone
-from tests.multiprocess.conftest import Apis, needs_shared_services, spread
 
 pytestmark = needs_shared_services
 

@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 
-from tests.drawdowns.conftest import system_headers
-from tests.risk.conftest import Risk
+from tests.builders.drawdowns import system_headers
+from tests.builders.risk import Risk
 
 COUNTY = "411728"
 

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from app.core.dates import china_today
 from app.risk import service
 from app.risk.models import BridgeLoan, RiskPolicy
+from tests.builders.risk import Risk
 from tests.factories import Factory
-from tests.risk.conftest import Risk
 
 COUNTY = "411724"
 

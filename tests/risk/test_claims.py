@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.events.models import Event
 from app.risk.models import CompensationClaim
+from tests.builders.risk import Risk
 from tests.factories import Factory
-from tests.risk.conftest import Risk
 
 COUNTY = "411722"
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.core.config import get_settings
 from app.risk.models import CompensationClaim, FundEntry
+from tests.builders.risk import Risk
 from tests.factories import Factory
-from tests.risk.conftest import Risk
 
 pytestmark = pytest.mark.skipif(
     get_settings().database_url.startswith("sqlite"),

@@ -7,7 +7,7 @@ import io
 
 import httpx
 
-from tests.risk.conftest import Risk
+from tests.builders.risk import Risk
 
 COUNTY = "411726"
 

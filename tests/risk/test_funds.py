@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.core.audit import AuditEntry
 from app.risk.models import FundEntry, RiskFund
+from tests.builders.risk import Risk
 from tests.factories import Factory
-from tests.risk.conftest import Risk
 
 COUNTY = "411721"
 

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders.webhooks import Receiver
 from tests.factories import make_uscc
-from tests.webhooks.conftest import Receiver
 
 URLS = [u.rstrip("/") for u in os.environ.get("SCALE_API_URLS", "").split(",") if u.strip()]
 OUTBOX = os.environ.get("SCALE_SMS_OUTBOX", "")

@@ -26,8 +26,8 @@ from app.events.service import emit
 from app.notifications.models import Notification
 from app.notifications.service import notify
 from app.webhooks.models import WebhookDelivery
+from tests.builders.webhooks import Receiver
 from tests.factories import Factory
-from tests.webhooks.conftest import Receiver
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"), reason="two workers need PostgreSQL"

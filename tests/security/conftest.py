@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from tests.agents.conftest import _keep_demo_villages
+from tests.builders.agents import _keep_demo_villages
 
 __all__ = ["_keep_demo_villages"]

@@ -210,7 +210,7 @@ async def test_english_message_and_every_field_named(client: httpx.AsyncClient) 
 
 
 async def test_free_text_keeps_tabs_and_line_breaks(client: httpx.AsyncClient, factory: Factory) -> None:
-    from tests.demands.conftest import Demands, demand_body
+    from tests.builders.demands import Demands, demand_body
 
     demands = Demands(factory, client)
     farmer = await demands.farmer()

@@ -32,9 +32,9 @@ from app.drawdowns.models import Drawdown, Repayment
 from app.notifications.models import Notification
 from app.stations.models import Station
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.catalog.conftest import product_body
-from tests.demands.conftest import Demands
-from tests.drawdowns.conftest import Lending
+from tests.builders.catalog import product_body
+from tests.builders.demands import Demands
+from tests.builders.drawdowns import Lending
 from tests.factories import Factory
 from tests.security.test_access_matrix import client_headers
 
@@ -417,7 +417,7 @@ async def test_risk_objects(app: FastAPI, client: httpx.AsyncClient, factory: Fa
     """Risk control: bank A's compensation claim and bridge loan are 404 to other banks (and their systems); a
     county's claims, bridge loans and funds are 404 to the regulator of another county."""
     from app.risk.models import BridgeLoan, CompensationClaim, FundEntry, RiskFund, SharingScheme
-    from tests.risk.conftest import Risk
+    from tests.builders.risk import Risk
 
     risk = Risk(factory, client)
     county = "411729"

@@ -24,8 +24,8 @@ from app.catalog.models import Product
 from app.credit.models import Certificate, Household, Objection
 from app.drawdowns.models import Drawdown
 from app.risk.models import BridgeLoan, CompensationClaim, RiskFund
-from tests.catalog.conftest import product_body
-from tests.drawdowns.conftest import Borrower, Lending
+from tests.builders.catalog import product_body
+from tests.builders.drawdowns import Borrower, Lending
 from tests.factories import Factory
 from tests.security.test_access_matrix import client_headers
 from tests.security.test_object_matrix import row_of
@@ -200,7 +200,7 @@ _RISK: dict[int, dict[str, str]] = {}
 async def _risk_world(w: World) -> dict[str, str]:
     """A compensation fund, a filed claim and a requested bridge loan of 411725, made once per World."""
     if id(w) not in _RISK:
-        from tests.risk.conftest import Risk
+        from tests.builders.risk import Risk
 
         risk = Risk(w.factory, w.client)
         fund = await risk.fund("411725")

@@ -12,8 +12,8 @@ from app.auth.models import User
 from app.core.errors import Forbidden
 from app.core.principal import Principal
 from app.stations.service import agent_village
+from tests.builders.stations import MakeStation, db_all
 from tests.factories import Factory
-from tests.stations.conftest import MakeStation, db_all
 
 
 def _body(**kw: object) -> dict[str, object]:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.core.audit import AuditEntry
 from app.stations.models import Station
 from app.stations.service import bounding_box, haversine_km
+from tests.builders.stations import STANDARD, MakeStation, db_all, station_body
 from tests.factories import Factory
-from tests.stations.conftest import STANDARD, MakeStation, db_all, station_body
 
 
 async def test_admin_creates_station(client: httpx.AsyncClient, factory: Factory, admin_headers, app) -> None:

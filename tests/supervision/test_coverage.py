@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from app.regions.models import Region
 from app.supervision import service
 from app.supervision.models import CoverageSnapshot
+from tests.builders.supervision import Stats, today
 from tests.factories import Factory
-from tests.supervision.conftest import Stats, today
 
 
 def item(code: str, **kw: Any) -> dict[str, Any]:

@@ -113,7 +113,7 @@ async def _staff(client: httpx.AsyncClient, username: str, password: str) -> dic
 
 async def _farmer(client: httpx.AsyncClient, phone: str) -> dict[str, str]:
     """Log in as a demo farmer the way the README says: the code is in the SMS outbox file."""
-    from tests.auth.conftest import sms_login
+    from tests.builders.auth import sms_login
 
     return {"Authorization": f"Bearer {(await sms_login(client, phone))['access_token']}"}
 

@@ -19,7 +19,7 @@ from app.notifications.models import Notification
 from app.webhooks import delivery
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import PAYLOADS
-from tests.webhooks.conftest import BankCtx, Receiver, drain, emit_event
+from tests.builders.webhooks import BankCtx, Receiver, drain, emit_event
 
 U = "00000000-0000-4000-8000-00000000000"
 SAMPLES: dict[str, dict] = {

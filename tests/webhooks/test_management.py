@@ -13,8 +13,8 @@ from app.core.config import get_settings
 from app.core.crypto import decrypt
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.service import secret_context
+from tests.builders.webhooks import BankCtx
 from tests.factories import Factory
-from tests.webhooks.conftest import BankCtx
 
 HOOK = "https://example.com/puhuitong"
 
