@@ -78,8 +78,8 @@ async def is_revoked(
 ) -> tuple[bool, bool]:
     """Whether this access token was revoked, and whether the key `also` exists (the caller's step-up mark, read
     in the same round trip: a pipeline of the four GETs and an EXISTS, which may span Redis Cluster slots). One round
-    trip while the cache is whole; PostgreSQL otherwise (and then `also` reads as absent: an emptied Redis lost
-    it too)."""
+    trip while the cache is whole; PostgreSQL otherwise (`also` as Redis has it: an emptied Redis lost the marks
+    written before, and any there now was written since)."""
     keys = [EPOCH, cache_key(JTI, jti), cache_key(USER, subject), cache_key(SID, sid or "-")]
     present = False
     if also is None:
@@ -95,7 +95,9 @@ async def is_revoked(
     if epoch is not None:
         return _dead(iat, k_jti, k_user, k_sid if sid else None), present
     await rebuild(db, redis)
-    return await _revoked_in_db(db, jti=jti, subject=subject, sid=sid, iat=iat), False
+    # A step-up mark that is there was written after Redis lost its data (a flush takes the marks with it), so it
+    # stands: requests racing the rebuild keep their confirmation.
+    return await _revoked_in_db(db, jti=jti, subject=subject, sid=sid, iat=iat), present
 
 
 async def _revoked_in_db(db: Database, *, jti: str, subject: str, sid: str | None, iat: int) -> bool:

@@ -15,6 +15,7 @@ from app.auth.models import Revocation
 from tests.auth.test_api_clients import bank_admin, create_client, token
 from tests.auth.test_passwords_and_staff import PASSWORD, login, make_staff
 from tests.builders.auth import bearer, last_code, send, sms_login, step_up
+from tests.builders.drawdowns import Lending
 from tests.factories import Factory, unique_phone
 
 
@@ -146,3 +147,19 @@ async def test_a_revocation_committed_during_a_rebuild_is_cached_by_the_second_p
     assert late and not await redis.exists(revocation.cache_key("jti", "late-jti"))
     await asyncio.gather(*list(revocation._settling))
     assert await redis.get(revocation.cache_key("jti", "late-jti")) == "1"
+
+
+
+async def test_a_step_up_confirmed_after_a_flush_counts_while_the_cache_is_rebuilt(
+    client: httpx.AsyncClient, redis: Any, factory: Factory
+) -> None:
+    """Requests that race the rebuild (no marker yet) still see a step-up mark written after the loss: twenty
+    parallel draw-downs right after a flush were all refused `step_up_required` in the scale run."""
+    lending = Lending(factory, client)
+    b = await lending.borrower()
+    await redis.flushdb()
+    await factory.step_up(b.headers)  # confirmed after the loss, before any request rebuilt the cache
+    assert not await redis.exists(revocation.EPOCH)
+    r = await lending.submit(b, 100_000)
+    assert r.status_code == 201, r.text
+    assert await redis.exists(revocation.EPOCH)

@@ -119,7 +119,7 @@ async def test_parallel_drawdowns_take_exactly_the_affordable_number(
         ]
     )
     accepted = [r for r in rs if r.status_code == 201]
-    assert len(accepted) == limit // amount, sorted(r.status_code for r in rs)
+    assert len(accepted) == limit // amount, sorted((r.status_code, r.text[:200]) for r in rs)
     assert all(r.status_code == 409 and r.json()["code"] == "limit_exceeded" for r in rs if r.status_code != 201)
     cert = await lending.certificate(b)
     assert cert.pending_fen == sum(r.json()["amount_fen"] for r in accepted) == (limit // amount) * amount
