@@ -3,7 +3,8 @@
 One pass (`run`, the worker step):
 1. Fan-out: undispatched events become one `webhook_deliveries` row per enabled endpoint of the event's bank
    that subscribes to its type (a `webhook.test` event goes to its own endpoint only); the event is marked
-   dispatched in the same transaction. Rows are locked with SKIP LOCKED, so concurrent workers split the work.
+   dispatched in the same transaction. One worker fans out at a time (an advisory lock on PostgreSQL): events
+   split between two workers could reach an endpoint's queue out of order.
 2. Claim: the head of each enabled endpoint's queue (its oldest pending delivery, by event time) if it is due
    and not leased, locked with SKIP LOCKED and given a lease (lease_id, lease_until) in a short transaction.
 3. Send: outside any transaction, after re-checking the URL's addresses (DNS rebinding), an httpx POST to
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -51,6 +52,7 @@ RETRY_WINDOW = timedelta(hours=24)  # after this long failing, an event is given
 MAX_CONSECUTIVE_FAILURES = 20  # then the endpoint is disabled and the bank told
 LEASE = timedelta(seconds=60)  # longer than any one HTTP attempt (timeout) by far
 FANOUT_BATCH = 200
+FANOUT_LOCK = 7_102_420_001  # pg_try_advisory_xact_lock key of the fan-out step
 CLAIM_BATCH = 50
 CONCURRENCY = 10
 USER_AGENT = "Puhuitong-Webhooks/1.0"
@@ -89,6 +91,11 @@ def backoff(attempts: int) -> timedelta:
 
 async def fan_out(db: Database, now: datetime) -> int:
     async with db.sessionmaker() as session:
+        # One fan-out at a time (a transaction-level advisory lock; the other workers skip this step for the pass).
+        # With two workers splitting the undispatched events by SKIP LOCKED, a later event's deliveries could be
+        # committed, and claimed as the head of its endpoint's queue, before an earlier event's: out of order.
+        if not db.sqlite and not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK}):
+            return 0
         events = (
             (
                 await session.execute(
