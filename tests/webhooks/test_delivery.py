@@ -351,3 +351,21 @@ async def test_delivery_connects_to_the_vetted_address(
     assert got.headers["host"] == f"hooks.rebind.invalid:{receiver.port}"
     [d] = await _log(client, bank_ctx, wid)
     assert d["last_status"] == 200
+
+
+async def test_one_fan_out_at_a_time(app, client, bank_ctx: BankCtx, receiver: Receiver) -> None:
+    """While another worker fans out (it holds the fan-out lock), this one leaves every event to it: two workers
+    splitting the events could queue a later one at an endpoint before an earlier one."""
+    if app.state.db.sqlite:
+        pytest.skip("one writer on SQLite: no second fan-out can run at once")
+    from sqlalchemy import text
+
+    await _register(client, bank_ctx, receiver.url, ["demand.created"])
+    eid = await emit_event(app, "demand.created", bank_ctx.bank.id, SAMPLES["demand.created"])
+    async with app.state.db.sessionmaker() as other:  # the other worker, in the middle of its fan-out
+        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": delivery.FANOUT_LOCK})
+        assert await delivery.fan_out(app.state.db, utcnow()) == 0
+        await other.rollback()
+    assert await delivery.fan_out(app.state.db, utcnow()) >= 1
+    await drain(app)
+    assert eid in [r.headers["x-puhuitong-event-id"] for r in receiver.received]
